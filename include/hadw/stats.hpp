@@ -1,0 +1,142 @@
+// Per-group statistics: the one reduction every estimator and the HA-DW weighting share.
+#pragma once
+
+#include <hadw/config.hpp>
+
+#include <cmath>
+#include <cstdint>
+
+namespace hadw {
+
+/// What a NaN reward means.
+enum class nan_policy : std::uint8_t {
+  reject,      ///< a NaN reward is an error (default: a silent NaN poisons a whole batch)
+  unscorable,  ///< a NaN reward marks a response the verifier could not score: it is excluded from
+               ///< its group's statistics and gets advantage 0, as if masked (TRL's behaviour)
+};
+
+/// A flat per-response input as the kernels read it: rewards, optional mask, optional per-response
+/// lengths (token counts), optional group-order -> caller-order permutation. Plain pointers so that
+/// the same reader serves the CPU loops and the CUDA kernels.
+template <class T>
+struct response_view {
+  const T* rewards = nullptr;
+  const std::uint8_t* mask = nullptr;      ///< nullptr: every response valid
+  const std::int64_t* lengths = nullptr;   ///< nullptr: every response weighs 1
+  const std::int64_t* permutation = nullptr;  ///< nullptr: group order == caller order
+  bool skip_nan = false;                   ///< nan_policy::unscorable
+
+  /// Caller index of group-order position j.
+  HADW_HOST_DEVICE std::int64_t index(std::int64_t j) const {
+    return permutation ? permutation[j] : j;
+  }
+  /// Whether the response at caller index i enters the statistics.
+  HADW_HOST_DEVICE bool valid(std::int64_t i) const {
+    if (mask && mask[i] == 0) return false;
+    return !(skip_nan && std::isnan(static_cast<double>(rewards[i])));
+  }
+  HADW_HOST_DEVICE double reward(std::int64_t i) const { return static_cast<double>(rewards[i]); }
+  HADW_HOST_DEVICE double weight(std::int64_t i) const {
+    return lengths ? static_cast<double>(lengths[i]) : 1.0;
+  }
+};
+
+/// Statistics of the valid responses of one group.
+///
+/// Numeric contract: accumulation in double, counts in int64, and a *two-pass* variance (mean
+/// first, then the sum of squared deviations from it). Two-pass rather than Welford because a
+/// group (4-64 responses) is still in L1 for the second pass, so it costs no memory traffic, it
+/// is exact for the all-equal case, and it needs no division per element. A group whose valid
+/// rewards are all equal is flagged `degenerate`; its mean is then that value exactly and m2 is
+/// exactly 0, so every estimator gives it advantage exactly 0 (no eps-sized residue).
+struct group_stats {
+  std::int64_t count = 0;       ///< valid responses
+  double mean = 0.0;            ///< mean of the valid rewards
+  double m2 = 0.0;              ///< sum of squared deviations from mean
+  double min = 0.0;
+  double max = 0.0;
+  std::int64_t argmax = -1;     ///< group-order position of the first maximal reward (-1: none)
+  double second_max = 0.0;      ///< largest reward among the others (== max when tied)
+  double weight_sum = 0.0;      ///< sum of lengths (or count when no lengths)
+  double weighted_mean = 0.0;   ///< sum(length * reward) / sum(length)
+  bool singleton_as_raw = false;  ///< verl's size-1 rule is in force: mean 0, std 1
+
+  [[nodiscard]] HADW_HOST_DEVICE bool degenerate() const {
+    return count >= 1 && min == max && !singleton_as_raw;
+  }
+  /// Variance with ddof 1 (unbiased, torch's default) or 0 (population). A single response has
+  /// no unbiased variance: 0 is returned (the size-1 rule of the estimator decides what happens).
+  [[nodiscard]] HADW_HOST_DEVICE double variance(bool unbiased) const {
+    const std::int64_t dof = unbiased ? count - 1 : count;
+    return dof > 0 ? m2 / static_cast<double>(dof) : 0.0;
+  }
+  [[nodiscard]] HADW_HOST_DEVICE double stddev(bool unbiased) const {
+    return singleton_as_raw ? 1.0 : std::sqrt(variance(unbiased));
+  }
+
+  /// r minus the group mean; exactly 0 in an all-equal group.
+  [[nodiscard]] HADW_HOST_DEVICE double centred(double r) const {
+    return degenerate() ? 0.0 : r - mean;
+  }
+
+  /// verl's convention for a group with one response: baseline 0 and std 1, so the advantage is
+  /// the raw reward (divided by 1 + eps where the estimator normalises).
+  HADW_HOST_DEVICE void make_raw_singleton() {
+    mean = 0.0;
+    weighted_mean = 0.0;
+    second_max = 0.0;
+    m2 = 0.0;
+    singleton_as_raw = true;
+  }
+};
+
+/// Statistics of group-order positions [begin, end) of `in`. Two passes over the group.
+template <class T>
+[[nodiscard]] HADW_HOST_DEVICE group_stats compute_group_stats(const response_view<T>& in,
+                                                               std::int64_t begin,
+                                                               std::int64_t end) {
+  group_stats g;
+  double sum = 0.0;
+  double weighted_sum = 0.0;
+  for (std::int64_t j = begin; j < end; ++j) {
+    const std::int64_t i = in.index(j);
+    if (!in.valid(i)) continue;
+    const double r = in.reward(i);
+    const double w = in.weight(i);
+    if (g.count == 0) {
+      g.min = g.max = r;
+      g.argmax = j - begin;
+      g.second_max = -INFINITY;
+    } else if (r > g.max) {
+      g.second_max = g.max;
+      g.max = r;
+      g.argmax = j - begin;
+    } else {
+      if (r > g.second_max) g.second_max = r;
+      if (r < g.min) g.min = r;
+    }
+    ++g.count;
+    sum += r;
+    weighted_sum += w * r;
+    g.weight_sum += w;
+  }
+  if (g.count == 0) return g;
+  if (g.count == 1) g.second_max = g.max;
+  if (g.min == g.max) {  // all equal: exact mean, exact zero spread
+    g.mean = g.weighted_mean = g.min;
+    return g;
+  }
+  g.mean = sum / static_cast<double>(g.count);
+  g.weighted_mean = g.weight_sum > 0.0 ? weighted_sum / g.weight_sum : g.mean;
+  double m2 = 0.0;
+  for (std::int64_t j = begin; j < end; ++j) {
+    const std::int64_t i = in.index(j);
+    if (!in.valid(i)) continue;
+    const double d = in.reward(i) - g.mean;
+    m2 += d * d;
+  }
+  g.m2 = m2;
+  return g;
+}
+
+}  // namespace hadw

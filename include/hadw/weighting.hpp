@@ -1,0 +1,56 @@
+// History-aware adaptive difficulty weighting (paper §3.2, eq. 13-16): the per-response factor
+// Phi that HA-DW multiplies each advantage by. Pure HADW_HOST_DEVICE functions shared by the CPU
+// loops and the CUDA kernels.
+#pragma once
+
+#include <hadw/config.hpp>
+#include <hadw/error.hpp>
+
+#include <cmath>
+
+namespace hadw {
+
+/// The declared range of the verifier's reward, mapped affinely onto [0,1] before p̂ and y_t are
+/// formed (the anchor is a success rate). Default [0,1]; verl's math_dapo reward is [-1,1].
+struct reward_range {
+  double low = 0.0;
+  double high = 1.0;
+
+  [[nodiscard]] HADW_HOST_DEVICE double normalise(double r) const {
+    return (r - low) / (high - low);
+  }
+  void validate() const {
+    detail::require(std::isfinite(low) && std::isfinite(high) && low < high,
+                    "reward_range low < high (finite) required, got [", low, ", ", high, "]");
+  }
+};
+
+/// sgn(x) in {-1, 0, +1}.
+[[nodiscard]] HADW_HOST_DEVICE inline double sign(double x) {
+  return static_cast<double>((x > 0.0) - (x < 0.0));
+}
+
+/// Eq. 13: diff^his = p̂ - C^-. Negative: the prompt is harder than the model's current level.
+[[nodiscard]] HADW_HOST_DEVICE inline double history_difficulty(double p_hat, double prior) {
+  return p_hat - prior;
+}
+
+/// Eq. 14: D = -sgn(Â) sgn(diff^his). +1 amplifies (a correct answer on a hard prompt, a wrong one
+/// on an easy prompt), -1 damps, 0 when either is 0.
+[[nodiscard]] HADW_HOST_DEVICE inline double direction(double advantage, double difficulty) {
+  return -sign(advantage) * sign(difficulty);
+}
+
+/// Eq. 15: M = |diff^his|.
+[[nodiscard]] HADW_HOST_DEVICE inline double magnitude(double difficulty) {
+  return std::fabs(difficulty);
+}
+
+/// Eq. 16: Phi = lambda_scale * exp(D * M). With |diff| <= 1, Phi lies in
+/// [lambda/e, lambda*e]; it is exactly lambda_scale when p̂ equals the prior.
+[[nodiscard]] HADW_HOST_DEVICE inline double phi(double advantage, double difficulty,
+                                                 double lambda_scale) {
+  return lambda_scale * std::exp(direction(advantage, difficulty) * magnitude(difficulty));
+}
+
+}  // namespace hadw
