@@ -3,6 +3,7 @@
 #pragma once
 
 #include <hadw/batch_stats.hpp>
+#include <hadw/detail/bytes.hpp>
 #include <hadw/stats.hpp>
 
 #include <concepts>
@@ -42,14 +43,18 @@ inline constexpr bool needs_batch_stats_v = requires { requires P::needs_batch_s
 ///   b.eta() -> double                              weight the last observation received
 ///   b.history() -> span<const double>              the window the belief keeps
 ///   B::kind -> std::uint8_t                        tag in the saved byte format
+///   cb.save_state(writer); B::load_state(reader)   bit-exact state round trip (load validates)
 template <class B>
-concept belief_policy = requires(B& b, const B& cb, double y) {
+concept belief_policy = requires(B& b, const B& cb, double y, detail::byte_writer& w,
+                                 detail::byte_reader& r) {
   typename B::config;
   { cb.prior() } -> std::same_as<double>;
   { b.observe(y) } -> std::same_as<void>;
   { cb.eta() } -> std::same_as<double>;
   { cb.history() } -> std::convertible_to<std::span<const double>>;
   { B::kind } -> std::convertible_to<std::uint8_t>;
+  { cb.save_state(w) } -> std::same_as<void>;
+  { B::load_state(r) } -> std::same_as<B>;
 };
 
 }  // namespace hadw

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Sets up and runs every test of hadw: the stages in scripts/test.d/, in name order.
+# Each stage is a script of its own (C++ build + ctest, Python, sanitizers, fuzzing, ...).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh
+for stage in scripts/test.d/*.sh; do
+  echo "=== hadw test stage: ${stage} ==="
+  start=$SECONDS
+  bash "$stage"
+  echo "=== ${stage}: passed in $((SECONDS - start)) s ==="
+done
+echo "=== all hadw test stages passed ==="
