@@ -86,9 +86,10 @@ template <class T>
   batch_stats b;
   for (std::int64_t k = 0; k < layout.num_groups(); ++k) {
     const group_stats raw = compute_group_stats(in, layout.begin(k), layout.end(k));
+    // A singleton zeroed by its rule is dropped: it enters no batch statistic.
+    if (raw.count == 1 && rule == singleton_rule::zero) continue;
     b.merge_raw(raw);
     const group_stats g = rule_applied<T>(raw, rule);
-    if (g.count == 1 && rule == singleton_rule::zero) continue;  // contributes advantage 0 only
     for (std::int64_t j = layout.begin(k); j < layout.end(k); ++j) {
       const std::int64_t i = in.index(j);
       if (!in.valid(i)) continue;
