@@ -59,7 +59,6 @@ inline std::vector<double> load_window(byte_reader& r, std::int64_t capacity, co
 /// the paper gives no value for eta, m or C_0.
 struct kalman_belief {
   struct config {
-    friend bool operator==(const config&, const config&) = default;
     double eta = 0.1;             ///< base rate (0.1: the public TRL reading of the paper)
     std::int64_t window = 10;     ///< m, beliefs in the history (10: same source)
     double initial_belief = 0.5;  ///< C_0 (0.5: no prior knowledge of the model's level)
@@ -154,7 +153,6 @@ private:
 /// current batch before weighting: use it with anchor_timing::posterior to reproduce them.
 struct window_mean_belief {
   struct config {
-    friend bool operator==(const config&, const config&) = default;
     std::int64_t window = 10;     ///< k (reward_window_k = 10 in the authors' scripts)
     double initial_belief = 0.5;  ///< belief before any observation
     void validate() const {
@@ -206,7 +204,6 @@ private:
 /// A constant threshold (the paper's ablation: a fixed anchor instead of an evolving one).
 struct fixed_belief {
   struct config {
-    friend bool operator==(const config&, const config&) = default;
     double belief = 0.5;
     void validate() const { detail::check_unit(belief, "fixed_belief::config::belief"); }
     friend bool operator==(const config&, const config&) = default;
