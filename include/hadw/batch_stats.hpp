@@ -49,7 +49,10 @@ struct batch_stats {
     // The c_i are already centred per group, so their batch mean is tiny next to their spread
     // and sum w c^2 - W mu^2 does not cancel catastrophically.
     const double mu = centred_mean();
-    const double centred_m2 = std::max(0.0, centred_sq - centred_weight * mu * mu);
+    // std::max(0.0, d) spelled out: std::max is a host-only constexpr function, and this
+    // formula is shared with the CUDA kernels. Same result bit for bit (NaN and -0 give 0).
+    const double d = centred_sq - centred_weight * mu * mu;
+    const double centred_m2 = 0.0 < d ? d : 0.0;
     const double dof = centred_weight - (unbiased ? 1.0 : 0.0);
     return dof > 0.0 ? centred_m2 / dof : 0.0;
   }
