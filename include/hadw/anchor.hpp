@@ -29,7 +29,9 @@ public:
   /// Byte-format version written by save(); load() accepts exactly this version.
   static constexpr std::uint16_t format_version = 1;
 
-  explicit difficulty_anchor(const config& c = {}) : belief_(c) {}
+  /// The belief policy with its documented defaults.
+  difficulty_anchor() = default;
+  explicit difficulty_anchor(const config& c) : belief_(c) {}
   explicit difficulty_anchor(const Belief& b) : belief_(b) {}
 
   /// C_t^-: the belief the next step is weighted with.
