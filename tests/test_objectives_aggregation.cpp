@@ -73,12 +73,16 @@ TEST_CASE("aggregation modes give the issue's hand values", "[objectives][aggreg
         Approx(0.3).epsilon(1e-15));
 }
 
-TEST_CASE("verl's seq-mean-token-sum-norm arithmetic is global_sequences = 1",
+TEST_CASE("verl's seq-mean-token-sum-norm is S times Dr. GRPO's sequence mean",
           "[objectives][aggregation][verl]") {
-  // verl's agg_loss returns sum_{i,t} l / C = 4.5 / 5 without the 1/S of Dr. GRPO's mean.
-  CHECK(agg_hand({.mode = hadw::loss_agg::seq_mean_token_sum_norm,
-                  .normaliser = 5,
-                  .global_sequences = 1}) == Approx(0.9).epsilon(1e-15));
+  // verl's agg_loss returns sum_{i,t} l / C = 4.5 / 5 = 0.9, without the 1/S (S = 3 here).
+  const double hadw_value =
+      agg_hand({.mode = hadw::loss_agg::seq_mean_token_sum_norm, .normaliser = 5});
+  double verl_value = 0;
+  for (std::size_t k = 0; k < hand_loss.size(); ++k) verl_value += hand_loss[k] * hand_mask[k];
+  verl_value /= 5;
+  CHECK(verl_value == Approx(0.9));
+  CHECK(3 * hadw_value == Approx(verl_value).epsilon(1e-15));
 }
 
 TEST_CASE("lengths and the equivalent mask aggregate identically", "[objectives][aggregation]") {

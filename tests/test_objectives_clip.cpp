@@ -86,16 +86,25 @@ TEST_CASE("a negative advantage is clipped exactly when the ratio crosses 1 - ep
   CHECK(high.dloss_dratio == -A);
 }
 
-TEST_CASE("the symmetric GRPO clip and the asymmetric DAPO clip differ only between 1.2 and 1.28",
+TEST_CASE("GRPO's symmetric clip and DAPO's clip-higher agree up to 1 + 0.2 and part after it",
           "[objectives][clip]") {
   const hadw::clip_range grpo{.low = 0.2, .high = 0.2};
   const hadw::clip_range dapo{.low = 0.2, .high = 0.28};
-  for (double r : {0.7, 0.85, 1.0, 1.1, 1.3, 2.0}) {
-    CHECK(hadw::clipped_surrogate(r, 1.0, grpo).loss == hadw::clipped_surrogate(r, 1.0, dapo).loss);
-  }
+  for (double A : {1.0, -1.0})
+    for (double r : {0.5, 0.7, 0.85, 1.0, 1.1, 1.2}) {
+      const auto g = hadw::clipped_surrogate(r, A, grpo), d = hadw::clipped_surrogate(r, A, dapo);
+      CHECK(g.loss == d.loss);
+      CHECK(g.dloss_dratio == d.dloss_dratio);
+      CHECK(g.clipped == d.clipped);
+    }
+  // Between 1.2 and 1.28 a positive advantage still learns under DAPO only.
   CHECK(hadw::clipped_surrogate(1.25, 1.0, grpo).clipped);
+  CHECK(hadw::clipped_surrogate(1.25, 1.0, grpo).dloss_dratio == 0.0);
   CHECK_FALSE(hadw::clipped_surrogate(1.25, 1.0, dapo).clipped);
   CHECK(hadw::clipped_surrogate(1.25, 1.0, dapo).dloss_dratio == -1.0);
+  // Above, both are clipped, each at its own bound.
+  CHECK(hadw::clipped_surrogate(1.5, 1.0, grpo).loss == -(1.0 + 0.2));
+  CHECK(hadw::clipped_surrogate(1.5, 1.0, dapo).loss == -(1.0 + 0.28));
 }
 
 TEST_CASE("dual-clip bounds the loss of negative advantages at -A c", "[objectives][clip][dual]") {

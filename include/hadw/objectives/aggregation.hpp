@@ -2,6 +2,7 @@
 // of verl's agg_loss, with the global counts a data-parallel trainer all-reduces.
 #pragma once
 
+#include <hadw/config.hpp>
 #include <hadw/error.hpp>
 #include <hadw/tokens.hpp>
 
@@ -65,8 +66,10 @@ enum class loss_agg : std::uint8_t {
 ///
 /// seq_mean_token_sum_norm: hadw follows the and Dr. GRPO's definition,
 /// (1/S) sum_i sum_t l / C (Dr. GRPO's (1/G) sum_i sum_t with the constant generation budget C
-/// in place of |o_i|). verl's agg_loss computes sum_{i,t} l / C without the 1/S; pass
-/// global_sequences = 1 to reproduce verl's arithmetic exactly.
+/// in place of |o_i|), which gives the hand value. verl's agg_loss computes
+/// sum_{i,t} l / C without the 1/S, i.e. S times hadw's value (and gradient); under verl's
+/// micro-batching (loss scaled by 1/gradient_accumulation, averaged over ranks) the two differ
+/// by the constant micro-batch size only.
 struct aggregation {
   loss_agg mode = loss_agg::token_mean;
   /// C of seq_mean_token_sum_norm (> 0 required there; e.g. the maximum response length, which
