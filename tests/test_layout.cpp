@@ -19,7 +19,7 @@ TEST_CASE("uniform layouts address consecutive groups", "[layout]") {
 }
 
 TEST_CASE("from_offsets builds ragged groups and detects uniform ones", "[layout]") {
-  const auto l = hadw::group_layout::from_offsets(std::vector<int>{0, 3, 5});
+  const auto l = hadw::group_layout::from_offsets({0, 3, 5});
   CHECK(l.num_groups() == 2);
   CHECK(l.size(0) == 3);
   CHECK(l.size(1) == 2);

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <numeric>
 #include <ranges>
 #include <span>
@@ -65,6 +66,9 @@ public:
   template <std::integral I>
   [[nodiscard]] static group_layout from_offsets(const std::vector<I>& offsets) {
     return from_offsets(std::span<const I>(offsets));
+  }
+  [[nodiscard]] static group_layout from_offsets(std::initializer_list<std::int64_t> offsets) {
+    return from_offsets(std::span<const std::int64_t>(offsets.begin(), offsets.size()));
   }
 
   /// Groups from one id per response (verl's `index` / uid array): any order, any id type that is

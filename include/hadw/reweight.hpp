@@ -67,7 +67,7 @@ struct step_stats {
   std::int64_t correct = 0;     ///< local responses with normalised reward >= success_threshold
   std::int64_t total = 0;       ///< local valid responses
   std::int64_t num_groups = 0;
-  double degenerate_fraction = NAN;  ///< groups whose valid rewards are all equal
+  double degenerate_fraction = NAN;  ///< groups whose valid rewards are all equal (size 1 too)
   double phi_min = NAN, phi_mean = NAN, phi_max = NAN;  ///< over valid responses
   double adv_mean_before = NAN, adv_std_before = NAN;   ///< population std over valid responses
   double adv_mean_after = NAN, adv_std_after = NAN;
