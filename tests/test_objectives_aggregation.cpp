@@ -12,9 +12,9 @@
 namespace {
 
 // The issue's hand example: three rows of L = 5.
-const std::vector<double> hand_loss = {0.5, -1, 2, 0, 0,   //
-                                       1,   1,  -2, 0.5, 3,  //
-                                       -0.5, 0, 0, 0, 0};
+const std::vector<double> hand_loss = {0.5,  -1, 2,  0,   0,  //
+                                       1,    1,  -2, 0.5, 3,  //
+                                       -0.5, 0,  0,  0,   0};
 const std::vector<std::uint8_t> hand_mask = {1, 1, 1, 0, 0,  //
                                              1, 1, 1, 1, 1,  //
                                              1, 0, 0, 0, 0};
@@ -47,11 +47,16 @@ double naive_agg(const std::vector<double>& loss, const std::vector<std::uint8_t
     }
   }
   switch (mode) {
-    case hadw::loss_agg::token_mean: return tokens > 0 ? sum / tokens : 0;
-    case hadw::loss_agg::token_sum: return sum;
-    case hadw::loss_agg::seq_mean_token_sum: return seqs > 0 ? seq_sum / seqs : 0;
-    case hadw::loss_agg::seq_mean_token_mean: return seqs > 0 ? seq_mean / seqs : 0;
-    case hadw::loss_agg::seq_mean_token_sum_norm: return seqs > 0 ? seq_sum / seqs / C : 0;
+    case hadw::loss_agg::token_mean:
+      return tokens > 0 ? sum / tokens : 0;
+    case hadw::loss_agg::token_sum:
+      return sum;
+    case hadw::loss_agg::seq_mean_token_sum:
+      return seqs > 0 ? seq_sum / seqs : 0;
+    case hadw::loss_agg::seq_mean_token_mean:
+      return seqs > 0 ? seq_mean / seqs : 0;
+    case hadw::loss_agg::seq_mean_token_sum_norm:
+      return seqs > 0 ? seq_sum / seqs / C : 0;
   }
   return 0;
 }
@@ -119,9 +124,9 @@ TEMPLATE_TEST_CASE("aggregation matches a naive reference on random masked batch
   }
   for (std::int64_t t = 0; t < L; ++t) mask[3 * L + t] = 0;  // a fully masked row
   for (auto mode : all_modes) {
-    const double got = hadw::aggregate_loss(std::span<const TestType>(loss),
-                                            std::span<const std::uint8_t>(mask), L,
-                                            {.mode = mode, .normaliser = 16});
+    const double got =
+        hadw::aggregate_loss(std::span<const TestType>(loss), std::span<const std::uint8_t>(mask),
+                             L, {.mode = mode, .normaliser = 16});
     CHECK(got == Approx(naive_agg(loss_d, mask, L, mode, 16)).epsilon(1e-13));
   }
 }
@@ -134,9 +139,9 @@ TEST_CASE("a fully masked row is not a sequence", "[objectives][aggregation]") {
     return hadw::aggregate_loss(std::span<const double>(loss), std::span<const std::uint8_t>(mask),
                                 2, {.mode = m});
   };
-  CHECK(agg(hadw::loss_agg::seq_mean_token_sum) == Approx(3.0));     // (3 + 3) / 2
-  CHECK(agg(hadw::loss_agg::seq_mean_token_mean) == Approx(2.25));   // (1.5 + 3) / 2
-  CHECK(agg(hadw::loss_agg::token_mean) == Approx(2.0));             // 6 / 3
+  CHECK(agg(hadw::loss_agg::seq_mean_token_sum) == Approx(3.0));    // (3 + 3) / 2
+  CHECK(agg(hadw::loss_agg::seq_mean_token_mean) == Approx(2.25));  // (1.5 + 3) / 2
+  CHECK(agg(hadw::loss_agg::token_mean) == Approx(2.0));            // 6 / 3
 }
 
 TEST_CASE("no valid token gives loss 0 in every mode, as verl", "[objectives][aggregation]") {
@@ -176,8 +181,9 @@ TEST_CASE("loss_agg modes parse from and print as verl's names", "[objectives][a
 TEST_CASE("aggregation arguments are checked and named", "[objectives][aggregation][errors]") {
   const std::span<const double> loss(hand_loss);
   const std::span<const std::uint8_t> mask(hand_mask);
-  CHECK_THROWS_WITH(hadw::aggregate_loss(loss, mask, 5, {.mode = hadw::loss_agg::seq_mean_token_sum_norm}),
-                    Catch::Contains("aggregation.normaliser"));
+  CHECK_THROWS_WITH(
+      hadw::aggregate_loss(loss, mask, 5, {.mode = hadw::loss_agg::seq_mean_token_sum_norm}),
+      Catch::Contains("aggregation.normaliser"));
   CHECK_THROWS_WITH(hadw::aggregate_loss(loss, mask, 4, {}), Catch::Contains("row_length"));
   CHECK_THROWS_WITH(hadw::aggregate_loss(loss, mask, 0, {}), Catch::Contains("row_length"));
   CHECK_THROWS_WITH(hadw::aggregate_loss(loss, mask.subspan(0, 10), 5, {}),

@@ -40,9 +40,9 @@ TEST_CASE("a positive advantage is clipped exactly when the ratio crosses 1 + ep
   const double hi = clip.upper_bound();
 
   const auto at = hadw::clipped_surrogate(hi, A, clip);
-  CHECK_FALSE(at.clipped);               // on the bound: not counted (strict >, as verl)
+  CHECK_FALSE(at.clipped);  // on the bound: not counted (strict >, as verl)
   CHECK(at.loss == -A * hi);
-  CHECK(at.dloss_dratio == -A);          // torch.clamp passes the gradient at its bounds
+  CHECK(at.dloss_dratio == -A);  // torch.clamp passes the gradient at its bounds
 
   const auto below = hadw::clipped_surrogate(std::nextafter(hi, 0.0), A, clip);
   CHECK_FALSE(below.clipped);
@@ -152,9 +152,9 @@ TEST_CASE("the clipped surrogate matches verl's formulas on random ratios and ad
       const bool near_kink = std::fabs(r - 0.8) < 1e-5 || std::fabs(r - 1.28) < 1e-5 ||
                              (c > 0 && std::fabs(r - c) < 1e-5);
       if (!near_kink) {
-        const double fd = (naive_token_loss(r + h, a, 0.2, 0.28, c) -
-                           naive_token_loss(r - h, a, 0.2, 0.28, c)) /
-                          (2 * h);
+        const double fd =
+            (naive_token_loss(r + h, a, 0.2, 0.28, c) - naive_token_loss(r - h, a, 0.2, 0.28, c)) /
+            (2 * h);
         CHECK(s.dloss_dratio == Approx(fd).margin(1e-7));
       }
     }
@@ -171,7 +171,8 @@ TEST_CASE("a zero advantage gives zero loss and zero gradient", "[objectives][cl
   }
 }
 
-TEST_CASE("clip options are validated with messages naming the field", "[objectives][clip][errors]") {
+TEST_CASE("clip options are validated with messages naming the field",
+          "[objectives][clip][errors]") {
   CHECK_THROWS_WITH((hadw::clip_range{.low = -0.1, .high = 0.2}.validate()),
                     Catch::Contains("clip.low"));
   CHECK_THROWS_WITH((hadw::clip_range{.low = 0.2, .high = -1e-3}.validate()),

@@ -54,8 +54,8 @@ TEST_CASE("a group of one response is kept, as verl's filter_groups does",
   const auto layout = hadw::group_layout::from_offsets(offsets);
   const std::vector<double> r = {1.0, 0.0, 0.0, 0.0};
   std::vector<std::uint8_t> keep(4);
-  const auto res =
-      hadw::filter_degenerate_groups(layout, std::span<const double>(r), std::span<std::uint8_t>(keep));
+  const auto res = hadw::filter_degenerate_groups(layout, std::span<const double>(r),
+                                                  std::span<std::uint8_t>(keep));
   CHECK(keep == std::vector<std::uint8_t>{1, 0, 0, 1});
   CHECK(res.kept_groups == 2);
   CHECK(hadw::informative_group(hadw::group_stats{.count = 1, .min = 0.3, .max = 0.3}));
@@ -88,7 +88,8 @@ TEST_CASE("the filter follows group ids in any order and writes in the caller's 
   CHECK(keep == naive_keep(ids, v));
 }
 
-TEST_CASE("the filter rejects bad input naming the argument", "[objectives][dynamic_sampling][errors]") {
+TEST_CASE("the filter rejects bad input naming the argument",
+          "[objectives][dynamic_sampling][errors]") {
   const auto layout = hadw::group_layout::uniform(2, 2);
   std::vector<double> r = {0, 1, 1, 1};
   std::vector<std::uint8_t> keep(4), small(3), groups(3);
@@ -98,10 +99,10 @@ TEST_CASE("the filter rejects bad input naming the argument", "[objectives][dyna
   CHECK_THROWS_WITH(hadw::filter_degenerate_groups(layout, std::span<const double>(r),
                                                    std::span<std::uint8_t>(small)),
                     Catch::Contains("keep.size()"));
-  CHECK_THROWS_WITH(
-      hadw::filter_degenerate_groups(layout, std::span<const double>(r),
-                                     std::span<std::uint8_t>(keep), std::span<std::uint8_t>(groups)),
-      Catch::Contains("keep_group.size()"));
+  CHECK_THROWS_WITH(hadw::filter_degenerate_groups(layout, std::span<const double>(r),
+                                                   std::span<std::uint8_t>(keep),
+                                                   std::span<std::uint8_t>(groups)),
+                    Catch::Contains("keep_group.size()"));
   r[2] = NAN;
   CHECK_THROWS_WITH(hadw::filter_degenerate_groups(layout, std::span<const double>(r),
                                                    std::span<std::uint8_t>(keep)),
@@ -150,13 +151,13 @@ TEST_CASE("apply_overlong_penalty adds the penalty to each reward", "[objectives
   CHECK(rewards[4] == -1.0f);
 
   std::vector<float> few(2);
-  CHECK_THROWS_WITH(hadw::apply_overlong_penalty(s, std::span<const int>(lengths),
-                                                 std::span<float>(few)),
-                    Catch::Contains("rewards.size()"));
+  CHECK_THROWS_WITH(
+      hadw::apply_overlong_penalty(s, std::span<const int>(lengths), std::span<float>(few)),
+      Catch::Contains("rewards.size()"));
   const std::vector<int> negative = {3, -1};
-  CHECK_THROWS_WITH(hadw::apply_overlong_penalty(s, std::span<const int>(negative),
-                                                 std::span<float>(few)),
-                    Catch::Contains("lengths[1]"));
+  CHECK_THROWS_WITH(
+      hadw::apply_overlong_penalty(s, std::span<const int>(negative), std::span<float>(few)),
+      Catch::Contains("lengths[1]"));
   CHECK_THROWS_WITH((hadw::overlong_shaping{.max_length = 10, .buffer = 11}.validate()),
                     Catch::Contains("overlong_shaping.buffer"));
   CHECK_THROWS_WITH((hadw::overlong_shaping{.penalty_factor = -1}.validate()),

@@ -101,11 +101,21 @@ ref_result reference(const batch_data& b, const std::vector<double>& logp,
     }
   }
   switch (cfg.mode) {
-    case loss_agg::token_mean: r.loss = T > 0 ? sum / T : 0; break;
-    case loss_agg::token_sum: r.loss = sum; break;
-    case loss_agg::seq_mean_token_sum: r.loss = S > 0 ? seq_sum / S : 0; break;
-    case loss_agg::seq_mean_token_mean: r.loss = S > 0 ? seq_mean / S : 0; break;
-    case loss_agg::seq_mean_token_sum_norm: r.loss = S > 0 ? seq_sum / S / cfg.C : 0; break;
+    case loss_agg::token_mean:
+      r.loss = T > 0 ? sum / T : 0;
+      break;
+    case loss_agg::token_sum:
+      r.loss = sum;
+      break;
+    case loss_agg::seq_mean_token_sum:
+      r.loss = S > 0 ? seq_sum / S : 0;
+      break;
+    case loss_agg::seq_mean_token_mean:
+      r.loss = S > 0 ? seq_mean / S : 0;
+      break;
+    case loss_agg::seq_mean_token_sum_norm:
+      r.loss = S > 0 ? seq_sum / S / cfg.C : 0;
+      break;
   }
   if (T > 0) {
     r.clipfrac /= T;
@@ -119,7 +129,8 @@ ref_result reference(const batch_data& b, const std::vector<double>& logp,
 
 std::vector<double> broadcast(const batch_data& b) {
   std::vector<double> out(b.logp.size());
-  for (std::size_t k = 0; k < out.size(); ++k) out[k] = b.adv_row[k / static_cast<std::size_t>(b.L)];
+  for (std::size_t k = 0; k < out.size(); ++k)
+    out[k] = b.adv_row[k / static_cast<std::size_t>(b.L)];
   return out;
 }
 
@@ -202,15 +213,20 @@ batch_data sequence_data(std::uint64_t seed, std::int64_t N, std::int64_t L) {
 
 template <class O>
 ref_config config_of(const O& o) {
-  return {O::level == hadw::ratio_level::sequence, o.clip.low, o.clip.high, o.dual_clip_c,
-          o.agg.mode, o.agg.normaliser};
+  return {O::level == hadw::ratio_level::sequence,
+          o.clip.low,
+          o.clip.high,
+          o.dual_clip_c,
+          o.agg.mode,
+          o.agg.normaliser};
 }
 
 enum class validity { mask, lengths };
 
 template <class O>
 hadw::policy_loss_result run(const O& o, const batch_data& b, const std::vector<double>& logp,
-                             const std::vector<double>& adv, validity v, std::vector<double>& grad) {
+                             const std::vector<double>& adv, validity v,
+                             std::vector<double>& grad) {
   grad.assign(logp.size(), -7.0);
   hadw::policy_batch<double> pb{.logp = logp,
                                 .old_logp = b.old_logp,
@@ -332,7 +348,8 @@ TEST_CASE("GSPO-token with per-token advantages has verl's stand-in gradient",
     const double n = static_cast<double>(b.lengths[i]);
     if (n == 0) continue;
     double m = 0;
-    for (std::int64_t t = 0; t < b.lengths[i]; ++t) m += b.logp[i * b.L + t] - b.old_logp[i * b.L + t];
+    for (std::int64_t t = 0; t < b.lengths[i]; ++t)
+      m += b.logp[i * b.L + t] - b.old_logp[i * b.L + t];
     const double s = std::exp(m / n);
     for (std::int64_t t = 0; t < b.lengths[i]; ++t) {
       const double A = b.adv_tok[i * b.L + t];
@@ -373,12 +390,12 @@ TEST_CASE("GSPO's sequence ratio equals the token ratio when all token ratios ar
 
   // One row at a time, the reported ratio is exp(d).
   for (std::int64_t i = 0; i < N; ++i) {
-    const auto row = hadw::policy_batch<double>{
-        .logp = std::span<const double>(logp).subspan(i * L, L),
-        .old_logp = std::span<const double>(old).subspan(i * L, L),
-        .advantages = std::span<const double>(adv).subspan(i, 1),
-        .lengths = std::span<const std::int64_t>(lengths).subspan(i, 1),
-        .row_length = L};
+    const auto row =
+        hadw::policy_batch<double>{.logp = std::span<const double>(logp).subspan(i * L, L),
+                                   .old_logp = std::span<const double>(old).subspan(i * L, L),
+                                   .advantages = std::span<const double>(adv).subspan(i, 1),
+                                   .lengths = std::span<const std::int64_t>(lengths).subspan(i, 1),
+                                   .row_length = L};
     const auto r = hadw::policy_loss(hadw::gspo_objective{}, row);
     CHECK(r.ratio_mean == Approx(std::exp(d[i])).epsilon(1e-14));
   }
@@ -427,7 +444,8 @@ TEST_CASE("through the full API, DAPO clips exactly where the ratio crosses 1 - 
                                         .old_logp = std::span<const double>(&old, 1),
                                         .advantages = std::span<const double>(&A, 1),
                                         .row_length = 1};
-    CHECK(hadw::policy_loss(hadw::grpo_objective{}, pb, std::span<double>(&g, 1)).clip_fraction == 1.0);
+    CHECK(hadw::policy_loss(hadw::grpo_objective{}, pb, std::span<double>(&g, 1)).clip_fraction ==
+          1.0);
     CHECK(g == 0.0);
   }
 }
@@ -450,7 +468,9 @@ TEST_CASE("HA-DW weights scale each response's loss terms and gradient by Phi an
     const auto weighted = run(o, b, b.logp, phi_adv, validity::mask, g_hadw);
     CHECK(weighted.clip_fraction == base.clip_fraction);
     for (std::size_t k = 0; k < g_base.size(); ++k)
-      CHECK(g_hadw[k] == Approx(phi[k / static_cast<std::size_t>(b.L)] * g_base[k]).epsilon(1e-13).margin(1e-300));
+      CHECK(
+          g_hadw[k] ==
+          Approx(phi[k / static_cast<std::size_t>(b.L)] * g_base[k]).epsilon(1e-13).margin(1e-300));
   }
 }
 
@@ -476,20 +496,23 @@ TEST_CASE("data-parallel ranks with global counts reproduce the whole batch's lo
     std::vector<double> g_whole;
     const auto r_whole = run(whole, b, b.logp, b.adv_row, validity::lengths, g_whole);
     std::vector<double> g0(split * L), g1((b.N - split) * L);
-    const auto r0 = hadw::policy_loss(
-        rank,
-        hadw::policy_batch<double>{.logp = lp.first(split * L), .old_logp = old.first(split * L),
-                                   .advantages = adv.first(split), .lengths = len.first(split),
-                                   .row_length = b.L},
-        std::span<double>(g0));
-    const auto r1 = hadw::policy_loss(
-        rank,
-        hadw::policy_batch<double>{.logp = lp.subspan(split * L), .old_logp = old.subspan(split * L),
-                                   .advantages = adv.subspan(split), .lengths = len.subspan(split),
-                                   .row_length = b.L},
-        std::span<double>(g1));
+    const auto r0 = hadw::policy_loss(rank,
+                                      hadw::policy_batch<double>{.logp = lp.first(split * L),
+                                                                 .old_logp = old.first(split * L),
+                                                                 .advantages = adv.first(split),
+                                                                 .lengths = len.first(split),
+                                                                 .row_length = b.L},
+                                      std::span<double>(g0));
+    const auto r1 = hadw::policy_loss(rank,
+                                      hadw::policy_batch<double>{.logp = lp.subspan(split * L),
+                                                                 .old_logp = old.subspan(split * L),
+                                                                 .advantages = adv.subspan(split),
+                                                                 .lengths = len.subspan(split),
+                                                                 .row_length = b.L},
+                                      std::span<double>(g1));
     CHECK((r0.loss + r1.loss) / 2 == Approx(r_whole.loss).epsilon(1e-13));
-    for (std::size_t k = 0; k < g0.size(); ++k) CHECK(g0[k] / 2 == Approx(g_whole[k]).epsilon(1e-13));
+    for (std::size_t k = 0; k < g0.size(); ++k)
+      CHECK(g0[k] / 2 == Approx(g_whole[k]).epsilon(1e-13));
     for (std::size_t k = 0; k < g1.size(); ++k)
       CHECK(g1[k] / 2 == Approx(g_whole[split * L + k]).epsilon(1e-13));
   }
@@ -510,8 +533,9 @@ TEMPLATE_TEST_CASE("float and double inputs give the reference loss of the same 
   std::vector<TestType> grad(lp.size());
   const auto o = hadw::dapo_objective{};
   const auto r = hadw::policy_loss(
-      o, hadw::policy_batch<TestType>{.logp = lp, .old_logp = old, .advantages = adv, .mask = b.mask,
-                                      .row_length = b.L},
+      o,
+      hadw::policy_batch<TestType>{
+          .logp = lp, .old_logp = old, .advantages = adv, .mask = b.mask, .row_length = b.L},
       std::span<TestType>(grad));
   const auto ref = reference(rounded, rounded.logp, broadcast(rounded), config_of(o));
   CHECK(r.loss == Approx(ref.loss).epsilon(1e-12));
@@ -541,8 +565,8 @@ TEST_CASE("a batch with no valid token has loss 0, zero gradient and NaN ratio s
   std::vector<double> g(4, 5.0);
   const auto r = hadw::policy_loss(
       hadw::grpo_objective{},
-      hadw::policy_batch<double>{.logp = lp, .old_logp = old, .advantages = adv, .lengths = lengths,
-                                 .row_length = 2},
+      hadw::policy_batch<double>{
+          .logp = lp, .old_logp = old, .advantages = adv, .lengths = lengths, .row_length = 2},
       std::span<double>(g));
   CHECK(r.loss == 0.0);
   CHECK(r.tokens == 0);
@@ -551,9 +575,10 @@ TEST_CASE("a batch with no valid token has loss 0, zero gradient and NaN ratio s
   for (double x : g) CHECK(x == 0.0);
 
   const std::vector<double> none;
-  const auto e = hadw::policy_loss(
-      hadw::dapo_objective{},
-      hadw::policy_batch<double>{.logp = none, .old_logp = none, .advantages = none, .row_length = 3});
+  const auto e =
+      hadw::policy_loss(hadw::dapo_objective{},
+                        hadw::policy_batch<double>{
+                            .logp = none, .old_logp = none, .advantages = none, .row_length = 3});
   CHECK(e.loss == 0.0);
   CHECK(e.tokens == 0);
 }
@@ -574,8 +599,11 @@ TEST_CASE("policy_loss rejects bad input naming the argument, before writing any
   const auto call = [&](auto o, hadw::policy_batch<double> pb, std::span<double> g) {
     return hadw::policy_loss(o, pb, g);
   };
-  const hadw::policy_batch<double> good{.logp = b.logp, .old_logp = b.old_logp,
-                                        .advantages = b.adv_row, .mask = b.mask, .row_length = b.L};
+  const hadw::policy_batch<double> good{.logp = b.logp,
+                                        .old_logp = b.old_logp,
+                                        .advantages = b.adv_row,
+                                        .mask = b.mask,
+                                        .row_length = b.L};
   const std::span<double> g(grad);
   CHECK_NOTHROW(call(hadw::grpo_objective{}, good, std::span<double>{}));
 

@@ -7,8 +7,8 @@
 //   objectives/dynamic_sampling.hpp  DAPO dynamic sampling and soft overlong punishment
 #pragma once
 
-#include <hadw/objectives/ratio.hpp>
-#include <hadw/objectives/clip.hpp>
 #include <hadw/objectives/aggregation.hpp>
-#include <hadw/objectives/policy_loss.hpp>
+#include <hadw/objectives/clip.hpp>
 #include <hadw/objectives/dynamic_sampling.hpp>
+#include <hadw/objectives/policy_loss.hpp>
+#include <hadw/objectives/ratio.hpp>

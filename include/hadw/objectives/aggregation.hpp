@@ -34,11 +34,16 @@ enum class loss_agg : std::uint8_t {
 /// verl's spelling of a mode ("token-mean", "seq-mean-token-sum-norm", ...).
 [[nodiscard]] constexpr std::string_view loss_agg_name(loss_agg mode) {
   switch (mode) {
-    case loss_agg::token_mean: return "token-mean";
-    case loss_agg::token_sum: return "token-sum";
-    case loss_agg::seq_mean_token_sum: return "seq-mean-token-sum";
-    case loss_agg::seq_mean_token_mean: return "seq-mean-token-mean";
-    case loss_agg::seq_mean_token_sum_norm: return "seq-mean-token-sum-norm";
+    case loss_agg::token_mean:
+      return "token-mean";
+    case loss_agg::token_sum:
+      return "token-sum";
+    case loss_agg::seq_mean_token_sum:
+      return "seq-mean-token-sum";
+    case loss_agg::seq_mean_token_mean:
+      return "seq-mean-token-mean";
+    case loss_agg::seq_mean_token_sum_norm:
+      return "seq-mean-token-sum-norm";
   }
   return "unknown";
 }
@@ -83,8 +88,8 @@ struct aggregation {
   std::int64_t dp_size = 1;
 
   void validate() const {
-    detail::require(mode <= loss_agg::seq_mean_token_sum_norm, "aggregation.mode a loss_agg value required, got ",
-                    static_cast<int>(mode));
+    detail::require(mode <= loss_agg::seq_mean_token_sum_norm,
+                    "aggregation.mode a loss_agg value required, got ", static_cast<int>(mode));
     detail::require(mode != loss_agg::seq_mean_token_sum_norm ||
                         (std::isfinite(normaliser) && normaliser > 0.0),
                     "aggregation.normaliser > 0 (finite) required by seq-mean-token-sum-norm, got ",
@@ -124,14 +129,22 @@ struct aggregation_plan {
   const double dp = static_cast<double>(agg.dp_size);
   aggregation_plan p;
   switch (agg.mode) {
-    case loss_agg::token_mean: p.scale = T > 0.0 ? dp / T : 0.0; break;
-    case loss_agg::token_sum: p.scale = dp; break;
-    case loss_agg::seq_mean_token_sum: p.scale = S > 0.0 ? dp / S : 0.0; break;
+    case loss_agg::token_mean:
+      p.scale = T > 0.0 ? dp / T : 0.0;
+      break;
+    case loss_agg::token_sum:
+      p.scale = dp;
+      break;
+    case loss_agg::seq_mean_token_sum:
+      p.scale = S > 0.0 ? dp / S : 0.0;
+      break;
     case loss_agg::seq_mean_token_mean:
       p.scale = S > 0.0 ? dp / S : 0.0;
       p.per_row_mean = true;
       break;
-    case loss_agg::seq_mean_token_sum_norm: p.scale = S > 0.0 ? dp / (S * agg.normaliser) : 0.0; break;
+    case loss_agg::seq_mean_token_sum_norm:
+      p.scale = S > 0.0 ? dp / (S * agg.normaliser) : 0.0;
+      break;
   }
   return p;
 }
@@ -172,8 +185,8 @@ inline std::int64_t rows_of(std::size_t flat_size, std::int64_t L, const char* n
 template <class M>
 token_rows<M> make_token_rows(std::span<const M> mask, std::span<const std::int64_t> lengths,
                               std::int64_t rows, std::int64_t L) {
-  require(mask.empty() || lengths.empty(), "mask or lengths required, not both (got ",
-          mask.size(), " mask entries and ", lengths.size(), " lengths)");
+  require(mask.empty() || lengths.empty(), "mask or lengths required, not both (got ", mask.size(),
+          " mask entries and ", lengths.size(), " lengths)");
   const auto n = static_cast<std::size_t>(rows * L);
   if (!mask.empty()) require_size(mask.size(), n, "mask", "N * row_length");
   if (!lengths.empty()) {
@@ -225,7 +238,8 @@ template <class T, token_mask_element M>
   return detail::aggregate(view, loss.data(), agg);
 }
 
-/// As above with right-padded rows: token t of row i is valid iff t < lengths[i] (0 <= lengths[i] <= L).
+/// As above with right-padded rows: token t of row i is valid iff t < lengths[i] (0 <= lengths[i]
+/// <= L).
 template <class T>
 [[nodiscard]] double aggregate_loss(std::span<const T> loss, std::span<const std::int64_t> lengths,
                                     std::int64_t L, const aggregation& agg) {

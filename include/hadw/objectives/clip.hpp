@@ -14,8 +14,9 @@ namespace hadw {
 /// | objective | low | high | source |
 /// |---|---|---|---|
 /// | GRPO / PPO | 0.2 | 0.2 | verl `clip_ratio` |
-/// | DAPO clip-higher | 0.2 | 0.28 | DAPO (arXiv 2503.14476) "Clip-Higher"; verl `clip_ratio_low/high` |
-/// | GSPO (sequence ratio) | 3e-4 | 4e-4 | GSPO (arXiv 2507.18071) experiments; HA-DW paper, §Experiments |
+/// | DAPO clip-higher | 0.2 | 0.28 | DAPO (arXiv 2503.14476) "Clip-Higher"; verl
+/// `clip_ratio_low/high` | | GSPO (sequence ratio) | 3e-4 | 4e-4 | GSPO (arXiv 2507.18071)
+/// experiments; HA-DW paper, §Experiments |
 struct clip_range {
   double low = 0.2;   ///< eps_low: the ratio is clipped from below at 1 - low
   double high = 0.2;  ///< eps_high: the ratio is clipped from above at 1 + high

@@ -43,17 +43,16 @@ struct group_filter_result {
 /// seq_reward). The trainer gathers the kept rows and, as DAPO, samples more prompts until the
 /// batch is full. Throws hadw::error, before writing, on sizes that disagree and NaN/Inf metrics.
 template <class T>
-group_filter_result filter_degenerate_groups(const group_layout& layout,
-                                             std::span<const T> metric,
+group_filter_result filter_degenerate_groups(const group_layout& layout, std::span<const T> metric,
                                              std::span<std::uint8_t> keep,
                                              std::span<std::uint8_t> keep_group = {}) {
   const auto n = static_cast<std::size_t>(layout.num_responses());
   detail::require_size(metric.size(), n, "metric", "layout.num_responses()");
   detail::require_size(keep.size(), n, "keep", "layout.num_responses()");
-  detail::require(keep_group.empty() ||
-                      keep_group.size() == static_cast<std::size_t>(layout.num_groups()),
-                  "keep_group.size() == layout.num_groups() (or empty) required, got ",
-                  keep_group.size(), " vs ", layout.num_groups());
+  detail::require(
+      keep_group.empty() || keep_group.size() == static_cast<std::size_t>(layout.num_groups()),
+      "keep_group.size() == layout.num_groups() (or empty) required, got ", keep_group.size(),
+      " vs ", layout.num_groups());
   for (std::size_t i = 0; i < n; ++i)
     detail::require(std::isfinite(static_cast<double>(metric[i])), "metric[", i, "] is ",
                     static_cast<double>(metric[i]), "; finite values required");
@@ -75,10 +74,10 @@ group_filter_result filter_degenerate_groups(const group_layout& layout,
 
 /// Convenience for non-const spans of metric values.
 template <class T>
-  requires(!std::is_const_v<T>)
-group_filter_result filter_degenerate_groups(const group_layout& layout, std::span<T> metric,
-                                             std::span<std::uint8_t> keep,
-                                             std::span<std::uint8_t> keep_group = {}) {
+requires(!std::is_const_v<T>) group_filter_result
+    filter_degenerate_groups(const group_layout& layout, std::span<T> metric,
+                             std::span<std::uint8_t> keep,
+                             std::span<std::uint8_t> keep_group = {}) {
   return filter_degenerate_groups(layout, std::span<const T>(metric), keep, keep_group);
 }
 
@@ -100,14 +99,12 @@ struct overlong_shaping {
   double penalty_factor = 1.0;      ///< verl overlong_buffer.penalty_factor
 
   void validate() const {
-    detail::require(max_length >= 1, "overlong_shaping.max_length >= 1 required, got ",
-                    max_length);
+    detail::require(max_length >= 1, "overlong_shaping.max_length >= 1 required, got ", max_length);
     detail::require(buffer >= 1 && buffer <= max_length,
                     "1 <= overlong_shaping.buffer <= max_length required, got buffer = ", buffer,
                     ", max_length = ", max_length);
     detail::require(std::isfinite(penalty_factor) && penalty_factor >= 0.0,
-                    "overlong_shaping.penalty_factor >= 0 (finite) required, got ",
-                    penalty_factor);
+                    "overlong_shaping.penalty_factor >= 0 (finite) required, got ", penalty_factor);
   }
 
   /// R_length of a response of `length` tokens (<= 0).

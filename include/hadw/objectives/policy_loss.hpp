@@ -27,12 +27,12 @@ namespace hadw {
 /// are empty. Values at invalid tokens are never used as numbers, so padding may hold anything.
 template <class T, token_mask_element M = std::uint8_t>
 struct policy_batch {
-  std::span<const T> logp{};         ///< log pi_theta(y_t), N*L: the values the gradient is for
-  std::span<const T> old_logp{};     ///< log pi_theta_old(y_t) at sampling time, N*L
-  std::span<const T> advantages{};   ///< N or N*L
-  std::span<const M> mask{};         ///< N*L, or empty
+  std::span<const T> logp{};        ///< log pi_theta(y_t), N*L: the values the gradient is for
+  std::span<const T> old_logp{};    ///< log pi_theta_old(y_t) at sampling time, N*L
+  std::span<const T> advantages{};  ///< N or N*L
+  std::span<const M> mask{};        ///< N*L, or empty
   std::span<const std::int64_t> lengths{};  ///< N, or empty
-  std::int64_t row_length = 0;       ///< L >= 1
+  std::int64_t row_length = 0;              ///< L >= 1
 };
 
 /// An objective hadw::policy_loss evaluates: which ratio it clips, the clip range, the optional
@@ -165,8 +165,8 @@ policy_loss_result policy_loss(const O& objective, const policy_batch<T, M>& bat
                   "got ",
                   batch.advantages.size(), " with N = ", N, ", row_length = ", L);
   detail::require(grad.empty() || grad.size() == NL,
-                  "grad.size() == logp.size() (or empty: no gradient) required, got ",
-                  grad.size(), " vs ", NL);
+                  "grad.size() == logp.size() (or empty: no gradient) required, got ", grad.size(),
+                  " vs ", NL);
   const auto rows = detail::make_token_rows<M>(batch.mask, batch.lengths, N, L);
   const auto adv = [&](std::int64_t i, std::int64_t t) {
     return static_cast<double>(

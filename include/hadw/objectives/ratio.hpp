@@ -43,8 +43,8 @@ struct ratio_value {
 ///
 /// The derivative returned is that of verl's token-level stand-in
 ///   s_hat_{i,t} = sg[s_i] * exp(logp_{i,t} - sg[logp_{i,t}])
-/// (the GSPO paper's "GSPO-token" variant), whose value is s_i and whose derivative with respect to its
-/// own logp_{i,t} is s_i (and 0 with respect to every other token). The exact derivative of s_i
+/// (the GSPO paper's "GSPO-token" variant), whose value is s_i and whose derivative with respect to
+/// its own logp_{i,t} is s_i (and 0 with respect to every other token). The exact derivative of s_i
 /// itself is s_i / |y_i| for every token of the row. The two give the same gradient of the loss
 /// whenever every valid token of a row carries the same advantage and the same aggregation
 /// weight w_i (every mode of loss_agg weighs tokens per row): the loss holds |y_i| copies of
