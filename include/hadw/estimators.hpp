@@ -130,9 +130,10 @@ struct gpg_scale {
     const double nonzero = b.nonzero > 0 ? static_cast<double>(b.nonzero) : 1.0;
     return f_norm * nonzero / static_cast<double>(b.count);
   }
+  /// f_norm >= 1e-6: a smaller divisor multiplies advantages past float range (A grows as N / f_norm).
   void validate() const {
-    detail::require(std::isfinite(f_norm) && f_norm > 0.0, "f_norm > 0 (finite) required, got ",
-                    f_norm);
+    detail::require(std::isfinite(f_norm) && f_norm >= 1e-6,
+                    "f_norm >= 1e-6 (finite) required, got ", f_norm);
   }
 };
 
@@ -162,10 +163,16 @@ struct estimator {
     scale.validate();
   }
   /// The advantage of one response. Exactly 0 when its deviation is 0 (all-equal groups).
+  ///
+  /// Also 0 when the scale is 0 although the deviation is not: with eps = 0 that happens only
+  /// when the squared deviations underflow double (rewards differing by less than ~1e-154), a
+  /// spread no verifier resolves; dividing would turn finite rewards into +-Inf.
   HADW_HOST_DEVICE double advantage(const group_stats& g, const batch_stats& b, double r,
                                     std::int64_t pos) const {
     const double d = baseline.deviation(g, b, r, pos);
-    return d == 0.0 ? 0.0 : d / scale.scale(g, b);
+    if (d == 0.0) return 0.0;
+    const double s = scale.scale(g, b);
+    return s > 0.0 ? d / s : 0.0;
   }
   [[nodiscard]] constexpr const estimator& policies() const { return *this; }
 };

@@ -45,19 +45,23 @@ public:
   }
 
   /// Ragged groups from CSR offsets: group k is [offsets[k], offsets[k+1]). Requires
-  /// offsets.size() >= 2, offsets[0] == 0 and strictly increasing offsets (no empty group).
+  /// offsets.size() >= 2, offsets[0] == 0, strictly increasing offsets (no empty group) and
+  /// offsets representable as int64 (an unsigned offset past INT64_MAX would wrap negative).
   template <std::integral I>
   [[nodiscard]] static group_layout from_offsets(std::span<const I> offsets) {
     detail::require(offsets.size() >= 2,
                     "offsets.size() >= 2 required (num_groups + 1 entries), got ", offsets.size());
-    detail::require(offsets[0] == 0, "offsets[0] == 0 required, got ", offsets[0]);
+    // Unary + prints 8-bit offsets as numbers, not characters.
+    detail::require(offsets[0] == 0, "offsets[0] == 0 required, got ", +offsets[0]);
     group_layout l;
     l.offsets_.resize(offsets.size());
     for (std::size_t k = 0; k < offsets.size(); ++k) {
       if (k > 0)
         detail::require(offsets[k] > offsets[k - 1],
                         "offsets strictly increasing required (every group non-empty), got offsets[",
-                        k - 1, "] = ", offsets[k - 1], " and offsets[", k, "] = ", offsets[k]);
+                        k - 1, "] = ", +offsets[k - 1], " and offsets[", k, "] = ", +offsets[k]);
+      detail::require(std::in_range<std::int64_t>(offsets[k]), "offsets[", k,
+                      "] <= INT64_MAX required, got ", +offsets[k]);
       l.offsets_[k] = static_cast<std::int64_t>(offsets[k]);
     }
     l.uniform_size_ = l.detect_uniform();

@@ -19,9 +19,12 @@ struct reward_range {
   [[nodiscard]] HADW_HOST_DEVICE double normalise(double r) const {
     return (r - low) / (high - low);
   }
+  /// high - low must be finite too: [-DBL_MAX, DBL_MAX] would normalise rewards to NaN.
   void validate() const {
-    detail::require(std::isfinite(low) && std::isfinite(high) && low < high,
-                    "reward_range low < high (finite) required, got [", low, ", ", high, "]");
+    detail::require(std::isfinite(low) && std::isfinite(high) && low < high &&
+                        std::isfinite(high - low),
+                    "reward_range low < high (finite, high - low finite) required, got [", low,
+                    ", ", high, "]");
   }
 };
 
