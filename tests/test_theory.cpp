@@ -30,8 +30,8 @@ void enumerate_group(int G, double p, Visit visit) {
 }
 
 struct enumerated {
-  double p_s = 0.0;       // P(S)
-  double e_phat = 0.0;    // E[p̂ | S]
+  double p_s = 0.0;     // P(S)
+  double e_phat = 0.0;  // E[p̂ | S]
 };
 
 enumerated enumerate_s(int G, double p) {
@@ -73,7 +73,8 @@ const std::vector<double> probabilities{0.01, 0.05, 0.13, 0.25, 0.37, 0.49,
 
 // ---- quadrature ---------------------------------------------------------------------------------
 
-TEST_CASE("The Gauss-Kronrod rule integrates polynomials up to degree 22 exactly", "[theory][quadrature]") {
+TEST_CASE("The Gauss-Kronrod rule integrates polynomials up to degree 22 exactly",
+          "[theory][quadrature]") {
   for (int n = 0; n <= 22; ++n) {
     const auto piece = th::detail::gk15([n](double x) { return std::pow(x, n); }, 0.0, 1.0);
     CHECK(piece.value == Approx(1.0 / (n + 1)).epsilon(1e-14));
@@ -87,7 +88,8 @@ TEST_CASE("Adaptive integration meets its tolerance on smooth, kinked and singul
           "[theory][quadrature]") {
   const auto s = th::integrate([](double x) { return std::sin(x); }, 0.0, std::numbers::pi);
   CHECK(s.value == Approx(2.0).epsilon(1e-13));
-  const auto k = th::integrate_piecewise([](double x) { return std::fabs(x - 0.3); }, {0.0, 0.3, 1.0});
+  const auto k =
+      th::integrate_piecewise([](double x) { return std::fabs(x - 0.3); }, {0.0, 0.3, 1.0});
   CHECK(k.value == Approx(0.5 * 0.09 + 0.5 * 0.49).epsilon(1e-13));
   const auto sing = th::integrate([](double x) { return 1.0 / std::sqrt(x); }, 0.0, 1.0);
   CHECK(sing.value == Approx(2.0).epsilon(1e-9));
@@ -194,7 +196,9 @@ TEST_CASE("Table entries equal integrals done by hand for G = 2, 3, 4", "[theory
   // G = 4: P(S) = 2p(1-p)(2 - p + p^2); on (1/4, 1/2) the ratio is p(3-p)/(p^2-p+2)
   //   = -1 + (2p+2)/(p^2-p+2), whose antiderivative is -p + ln(p^2-p+2) + (6/√7) atan((2p-1)/√7).
   const double s7 = std::sqrt(7.0);
-  auto anti = [&](double p) { return -p + std::log(p * p - p + 2) + 6 / s7 * std::atan((2 * p - 1) / s7); };
+  auto anti = [&](double p) {
+    return -p + std::log(p * p - p + 2) + 6 / s7 * std::atan((2 * p - 1) / s7);
+  };
   CHECK(th::underestimation_probability(4, 0.0, 0.5) ==
         Approx((0.25 + anti(0.5) - anti(0.25)) / 0.5).epsilon(1e-12));
   CHECK(th::underestimation_probability(4, 0.3, 0.45) ==
@@ -300,7 +304,8 @@ TEST_CASE("Theorem 3: every lambda in the feasible interval moves E[Â Phi|S] to
 TEST_CASE("Theorem 3: nothing to correct at p = 1/2, and the joint interval is an intersection",
           "[theory][theorem3]") {
   for (int G : {2, 4, 8}) CHECK(th::feasible_lambda(0.5, G, true, 0.5).empty());
-  const auto c = th::feasible_lambda(0.1, 8, true, 0.5), w = th::feasible_lambda(0.1, 8, false, 0.5);
+  const auto c = th::feasible_lambda(0.1, 8, true, 0.5),
+             w = th::feasible_lambda(0.1, 8, false, 0.5);
   const auto both = th::feasible_lambda(0.1, 8, 0.5);
   CHECK(both.low == std::max(c.low, w.low));
   CHECK(both.high == std::min(c.high, w.high));
@@ -308,7 +313,8 @@ TEST_CASE("Theorem 3: nothing to correct at p = 1/2, and the joint interval is a
 
 // ---- Theorem 4 ----------------------------------------------------------------------------------
 
-TEST_CASE("Theorem 4 matches closed forms for uniform and symmetric rewards", "[theory][theorem4]") {
+TEST_CASE("Theorem 4 matches closed forms for uniform and symmetric rewards",
+          "[theory][theorem4]") {
   // Uniform rewards: P(range <= sigma) = G sigma^(G-1) - (G-1) sigma^G; by symmetry E[p̂|S] = 1/2.
   for (int G : {2, 3, 8})
     for (double sigma : {0.05, 0.3, 0.7}) {
@@ -336,7 +342,8 @@ TEST_CASE("Distributions: cdf, density and partial mean are consistent", "[theor
     CHECK(mass == Approx(1.0).epsilon(1e-12));
     CHECK(t.mean() == Approx(mean).epsilon(1e-12));
     CHECK(t.partial_mean(0.2, 0.7) == Approx(part).epsilon(1e-12));
-    CHECK(t.cdf(0.6) == Approx(th::integrate([&](double x) { return t.pdf(x); }, 0.0, 0.6).value).epsilon(1e-12));
+    CHECK(t.cdf(0.6) ==
+          Approx(th::integrate([&](double x) { return t.pdf(x); }, 0.0, 0.6).value).epsilon(1e-12));
   }
 }
 
@@ -358,11 +365,12 @@ TEMPLATE_TEST_CASE("Theorem 4's integral agrees with seeded Monte Carlo within i
       for (double sigma : {0.1, 0.3, 0.6}) {
         const TestType dist = make(static_cast<TestType*>(nullptr), i);
         const auto exact = th::continuous_bias(dist, G, sigma);
-        const auto mc = th::monte_carlo_continuous_bias(dist, G, sigma, 20000,
-                                                        1234u + 17u * i + 5u * G);
+        const auto mc =
+            th::monte_carlo_continuous_bias(dist, G, sigma, 20000, 1234u + 17u * i + 5u * G);
         INFO("law " << i << ", G = " << G << ", sigma = " << sigma);
         CHECK(exact.error < 1e-9);
-        // + 3/n: the binomial standard error is 0 when no degenerate group was drawn (rule of three).
+        // + 3/n: the binomial standard error is 0 when no degenerate group was drawn (rule of
+        // three).
         CHECK(std::fabs(mc.degenerate_probability.value - exact.degenerate_probability) <=
               4.5 * mc.degenerate_probability.standard_error + 3.0 / mc.groups);
         CHECK(std::fabs(mc.expected_baseline.value - exact.expected_baseline) <=
@@ -386,7 +394,8 @@ TEST_CASE("Theorem 4: the bias grows as p moves away from 1/2 and vanishes as si
   double previous = 0.0;
   for (double p : {0.5, 0.4, 0.3, 0.2, 0.1}) {  // Beta with mean p and concentration 4
     const double b = th::continuous_bias(th::beta_distribution(4 * p, 4 * (1 - p)), 8, 0.3).bias;
-    const double mirrored = th::continuous_bias(th::beta_distribution(4 * (1 - p), 4 * p), 8, 0.3).bias;
+    const double mirrored =
+        th::continuous_bias(th::beta_distribution(4 * (1 - p), 4 * p), 8, 0.3).bias;
     CHECK(mirrored == Approx(-b).margin(1e-12));
     if (p < 0.5) CHECK(b > previous);
     previous = b;
@@ -395,7 +404,8 @@ TEST_CASE("Theorem 4: the bias grows as p moves away from 1/2 and vanishes as si
   for (double sigma : {0.3, 0.1, 0.03, 0.01}) {
     const auto r = th::continuous_bias(th::beta_distribution(2.0, 5.0), 8, sigma);
     CHECK(r.degenerate_probability < last);
-    CHECK(std::fabs(r.bias) <= r.degenerate_probability);  // |E[p̂ 1{not S}] - p P(not S)| <= P(not S)
+    CHECK(std::fabs(r.bias) <=
+          r.degenerate_probability);  // |E[p̂ 1{not S}] - p P(not S)| <= P(not S)
     last = r.degenerate_probability;
   }
   CHECK(last < 1e-10);
@@ -432,7 +442,8 @@ struct two_cluster {
 static_assert(th::reward_distribution<two_cluster>);
 }  // namespace
 
-TEST_CASE("Theorem 4 reduces to Lemma 2 as the rewards collapse onto {0, 1}", "[theory][theorem4]") {
+TEST_CASE("Theorem 4 reduces to Lemma 2 as the rewards collapse onto {0, 1}",
+          "[theory][theorem4]") {
   for (int G : {2, 4, 8})
     for (double p : {0.1, 0.3, 0.7}) {
       INFO("G = " << G << ", p = " << p);
@@ -469,8 +480,10 @@ TEST_CASE("Bad arguments throw hadw::error naming the argument", "[theory][error
   CHECK_THROWS_WITH(th::overestimation_probability(8, 0.5, 1.2), Contains("b <= 1"));
   CHECK_THROWS_WITH(th::underestimation_probability(1, 0.0, 0.5), Contains("G >= 2"));
   CHECK_THROWS_WITH(th::feasible_lambda(0.2, 8, true, 1.5), Contains("prior in [0, 1]"));
-  CHECK_THROWS_WITH(th::expected_weighted_advantage(0.2, 8, true, 0.5, 0.0), Contains("lambda_scale > 0"));
-  CHECK_THROWS_WITH(th::continuous_bias(th::beta_distribution(2, 2), 8, 0.0), Contains("sigma in (0, 1)"));
+  CHECK_THROWS_WITH(th::expected_weighted_advantage(0.2, 8, true, 0.5, 0.0),
+                    Contains("lambda_scale > 0"));
+  CHECK_THROWS_WITH(th::continuous_bias(th::beta_distribution(2, 2), 8, 0.0),
+                    Contains("sigma in (0, 1)"));
   CHECK_THROWS_WITH(th::continuous_bias(th::beta_distribution(2, 2), 1, 0.3), Contains("G >= 2"));
   CHECK_THROWS_WITH(th::beta_distribution(0.0, 1.0), Contains("alpha > 0"));
   CHECK_THROWS_WITH(th::beta_distribution(1.0, -1.0), Contains("beta > 0"));

@@ -1,7 +1,7 @@
-// hadw::theory — the paper's bias results (arXiv 2601.08521, §2 and §4) as tested code: closed forms
-// for binary rewards (Lemma 2, Theorems 1-2 and their tables), Theorem 3's feasible lambda_scale
-// interval, and Theorem 4 for continuous rewards (numerical integration and Monte Carlo).
-// Everything is double precision, deterministic, and throws hadw::error on bad arguments.
+// hadw::theory — the paper's bias results (arXiv 2601.08521, §2 and §4) as tested code: closed
+// forms for binary rewards (Lemma 2, Theorems 1-2 and their tables), Theorem 3's feasible
+// lambda_scale interval, and Theorem 4 for continuous rewards (numerical integration and Monte
+// Carlo). Everything is double precision, deterministic, and throws hadw::error on bad arguments.
 #pragma once
 
 #include <hadw/theory/binary.hpp>         // P(S), E[p̂|S], bias, Theorem 2, the tables

@@ -80,7 +80,7 @@ inline void check_probability(double p) {
 [[nodiscard]] inline double bias(double p, int G) {
   detail::check_probability(p);
   detail::check_group_size(G);
-  const double q = p <= 0.5 ? p : 1.0 - p;  // exact for p >= 1/2 (Sterbenz)
+  const double q = p <= 0.5 ? p : 1.0 - p;                    // exact for p >= 1/2 (Sterbenz)
   const double log_ratio = -std::log1p((1.0 - 2.0 * q) / q);  // log(q / (1-q)) <= 0
   const double diff = std::exp((G - 1) * std::log1p(-q)) * -std::expm1((G - 1) * log_ratio);
   const double b = q * (1.0 - q) * diff / detail::non_degenerate_low(q, G);

@@ -10,8 +10,9 @@
 // (the G choices of the minimum cancel the 1/G of the mean; writing (G-1) m q^(G-1) as
 // (G-1) h q^(G-2) avoids dividing by q where it vanishes), and
 //   E[p̂ | S_sigma] = (p - E[p̂ 1{not S_sigma}]) / (1 - P(not S_sigma)).
-// Sign convention: bias = A - E[Â | S_sigma] = E[p̂ | S_sigma] - p, the same as bias(p, G) for binary
-// rewards (positive: advantages underestimated). The paper writes E[Â - A | S_sigma], its negative.
+// Sign convention: bias = A - E[Â | S_sigma] = E[p̂ | S_sigma] - p, the same as bias(p, G) for
+// binary rewards (positive: advantages underestimated). The paper writes E[Â - A | S_sigma], its
+// negative.
 #pragma once
 
 #include <hadw/error.hpp>
@@ -62,13 +63,13 @@ template <class F>
 
 /// Theorem 4 by adaptive Gauss-Kronrod quadrature. The integrand changes formula at u = 1-sigma
 /// (where u+ reaches 1) and, for a law that declares `breakpoints()` (points where its density is
-/// not smooth), at each such b and b - sigma: the integral is split there, because a kink that falls
-/// between the nodes of a piece is invisible to the error estimate. The outer pieces are graded
-/// toward 0 and 1, where a density may be singular.
+/// not smooth), at each such b and b - sigma: the integral is split there, because a kink that
+/// falls between the nodes of a piece is invisible to the error estimate. The outer pieces are
+/// graded toward 0 and 1, where a density may be singular.
 template <reward_distribution D>
 [[nodiscard]] continuous_bias_result continuous_bias(const D& dist, int G, double sigma,
                                                      const quadrature_options& opt = {1e-15, 1e-12,
-                                                                                       4000}) {
+                                                                                      4000}) {
   detail::check_group_size(G);
   detail::check_sigma(sigma);
   auto parts = [&](double u, bool baseline) {
@@ -93,10 +94,9 @@ template <reward_distribution D>
     quadrature_result sum;
     const std::size_t last = cuts.size() - 2;
     for (std::size_t i = 0; i <= last; ++i) {
-      const quadrature_result r =
-          i == 0 || i == last
-              ? detail::integrate_endpoint_graded(g, cuts[i], cuts[i + 1], i == 0, opt)
-              : integrate(g, cuts[i], cuts[i + 1], opt);
+      const quadrature_result r = i == 0 || i == last ? detail::integrate_endpoint_graded(
+                                                            g, cuts[i], cuts[i + 1], i == 0, opt)
+                                                      : integrate(g, cuts[i], cuts[i + 1], opt);
       sum.value += r.value;
       sum.error += r.error;
       sum.intervals += r.intervals;
@@ -167,9 +167,10 @@ template <reward_distribution D>
   out.updating_groups = updating;
   const double frac = 1.0 - static_cast<double>(updating) / static_cast<double>(groups);
   out.degenerate_probability = {frac, std::sqrt(frac * (1.0 - frac) / static_cast<double>(groups))};
-  const double se = updating >= 2 ? std::sqrt(m2 / static_cast<double>(updating - 1) /
-                                              static_cast<double>(updating))
-                                  : INFINITY;
+  const double se =
+      updating >= 2
+          ? std::sqrt(m2 / static_cast<double>(updating - 1) / static_cast<double>(updating))
+          : INFINITY;
   out.expected_baseline = {updating ? mean : NAN, se};
   out.bias = {updating ? mean - dist.mean() : NAN, se};
   return out;

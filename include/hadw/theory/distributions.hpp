@@ -41,16 +41,19 @@ namespace detail {
   if (x <= 0.0) return 0.0;
   if (x >= 1.0) return 1.0;
   if (x > (a + 1.0) / (a + b + 2.0)) return 1.0 - incomplete_beta(1.0 - x, b, a);
-  const double log_front = a * std::log(x) + b * std::log1p(-x) - std::lgamma(a) -
-                           std::lgamma(b) + std::lgamma(a + b) - std::log(a);
+  const double log_front = a * std::log(x) + b * std::log1p(-x) - std::lgamma(a) - std::lgamma(b) +
+                           std::lgamma(a + b) - std::log(a);
   constexpr double tiny = 1e-300, tol = 1e-16;
   double f = 1.0, c = 1.0, d = 0.0;
   for (int i = 0; i <= 20000; ++i) {
     const int m = i / 2;
     double num;
-    if (i == 0) num = 1.0;
-    else if (i % 2 == 0) num = m * (b - m) * x / ((a + 2.0 * m - 1.0) * (a + 2.0 * m));
-    else num = -((a + m) * (a + b + m) * x) / ((a + 2.0 * m) * (a + 2.0 * m + 1.0));
+    if (i == 0)
+      num = 1.0;
+    else if (i % 2 == 0)
+      num = m * (b - m) * x / ((a + 2.0 * m - 1.0) * (a + 2.0 * m));
+    else
+      num = -((a + m) * (a + b + m) * x) / ((a + 2.0 * m) * (a + 2.0 * m + 1.0));
     d = 1.0 + num * d;
     d = std::fabs(d) < tiny ? tiny : d;
     c = 1.0 + num / c;
@@ -63,8 +66,12 @@ namespace detail {
   return std::exp(log_front) * (f - 1.0);
 }
 
-[[nodiscard]] inline double normal_cdf(double z) { return 0.5 * std::erfc(-z / std::numbers::sqrt2); }
-[[nodiscard]] inline double normal_sf(double z) { return 0.5 * std::erfc(z / std::numbers::sqrt2); }
+[[nodiscard]] inline double normal_cdf(double z) {
+  return 0.5 * std::erfc(-z / std::numbers::sqrt2);
+}
+[[nodiscard]] inline double normal_sf(double z) {
+  return 0.5 * std::erfc(z / std::numbers::sqrt2);
+}
 [[nodiscard]] inline double normal_pdf(double z) {
   return std::exp(-0.5 * z * z) / std::sqrt(2.0 * std::numbers::pi);
 }
@@ -98,7 +105,7 @@ struct beta_distribution {
     return 1.0 / (1.0 + std::exp(ly - lx));
   }
 
-private:
+ private:
   double log_norm_ = 0.0;
 };
 
@@ -116,8 +123,9 @@ struct truncated_normal {
     upper_ = z0_ > 0.0;  // all mass in the upper tail: difference survival functions instead
     norm_ = upper_ ? detail::normal_sf(z0_) - detail::normal_sf(z1_)
                    : detail::normal_cdf(z1_) - detail::normal_cdf(z0_);
-    hadw::detail::require(norm_ > 1e-300, "truncated_normal: P(0 <= N(mu, xi^2) <= 1) > 0 required, got ",
-                          norm_, " for mu = ", mu, ", xi = ", xi);
+    hadw::detail::require(norm_ > 1e-300,
+                          "truncated_normal: P(0 <= N(mu, xi^2) <= 1) > 0 required, got ", norm_,
+                          " for mu = ", mu, ", xi = ", xi);
   }
   [[nodiscard]] double pdf(double x) const {
     if (x < 0.0 || x > 1.0) return 0.0;
@@ -162,7 +170,7 @@ struct truncated_normal {
     return x;
   }
 
-private:
+ private:
   double z0_ = 0.0, z1_ = 0.0, norm_ = 1.0;
   bool upper_ = false;
 };

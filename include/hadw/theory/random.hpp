@@ -26,7 +26,7 @@ namespace hadw::theory {
 
 /// Seeded generator with the few conversions the estimators need.
 class random_source {
-public:
+ public:
   explicit random_source(std::uint64_t seed) : engine_(splitmix64(seed)) {}
 
   /// Uniform on [0, 1).
@@ -65,7 +65,7 @@ public:
     }
   }
 
-private:
+ private:
   std::mt19937_64 engine_;
   double spare_ = 0.0;
   bool has_spare_ = false;
