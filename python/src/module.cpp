@@ -1,0 +1,471 @@
+// hadw._core: the nanobind extension behind the `hadw` Python package.
+//
+// Arrays cross by DLPack with no copy (arrays.hpp checks and views them); every kernel runs with
+// the GIL released; hadw::error becomes hadw.Error, a ValueError. The Pythonic surface (argument
+// juggling, output allocation, torch/NumPy symmetry) lives in hadw/__init__.py, over these calls.
+#include "arrays.hpp"
+#include "options.hpp"
+
+#include <hadw/hadw.hpp>
+
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
+
+#include <cstdint>
+#include <new>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace nb = nanobind;
+using namespace nb::literals;
+
+namespace hadw::python {
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Layouts
+
+group_layout layout_from_offsets(const in_array& offsets) {
+  check_layout(offsets, "offsets", 1);
+  check_dtype(offsets, "offsets", element::i64);
+  const auto o = view<std::int64_t>(offsets);
+  return group_layout::from_offsets(o);
+}
+
+group_layout layout_from_ids(const in_array& ids) {
+  check_layout(ids, "index", 1);
+  check_dtype(ids, "index", element::i64);
+  const auto v = view<std::int64_t>(ids);
+  nb::gil_scoped_release release;
+  return group_layout::from_ids(v);
+}
+
+void check_responses(const group_layout& layout, std::size_t n, const char* name) {
+  detail::require(static_cast<std::int64_t>(n) == layout.num_responses(), "len(", name,
+                  ") == layout.num_responses required, got ", n, " vs ",
+                  layout.num_responses());
+}
+
+// ---------------------------------------------------------------------------------------------
+// estimate
+
+template <class T>
+void estimate_typed(const any_estimator& e, const group_layout& layout, const in_array& rewards,
+                    const out_array& out, const estimate_options& opt) {
+  const auto r = view<T>(rewards);
+  const auto a = view<T>(out);
+  nb::gil_scoped_release release;
+  std::visit([&](const auto& est) { hadw::estimate(est, layout, r, a, opt); }, e.value);
+}
+
+void estimate_into(const any_estimator& e, const group_layout& layout, const in_array& rewards,
+                   const out_array& out, std::optional<in_array> mask,
+                   std::optional<in_array> lengths, const std::string& nan) {
+  check_layout(rewards, "rewards", 1);
+  check_float(rewards, "rewards");
+  check_layout(out, "out", 1);
+  if (out.dtype() != rewards.dtype())
+    throw nb::type_error(detail::concat("out: the dtype of rewards (", dtype_name(rewards),
+                                        ") required, got ", dtype_name(out))
+                             .c_str());
+  check_extent(out, "out", 0, rewards.shape(0), "len(rewards)");
+  check_responses(layout, rewards.shape(0), "rewards");
+  estimate_options opt;
+  opt.mask = optional_mask(mask ? &*mask : nullptr, "mask", rewards.shape(0));
+  opt.lengths = optional_lengths(lengths ? &*lengths : nullptr, "lengths", rewards.shape(0));
+  opt.nan = parse_nan(nan);
+  if (has(rewards, element::f32)) estimate_typed<float>(e, layout, rewards, out, opt);
+  else estimate_typed<double>(e, layout, rewards, out, opt);
+}
+
+// ---------------------------------------------------------------------------------------------
+// reweight
+
+nb::dict stats_dict(const step_stats& st) {
+  nb::dict d;
+  st.for_each([&](std::string_view key, double value) {
+    const bool integral = key == "hadw/correct" || key == "hadw/total" ||
+                          key == "hadw/num_groups" || key == "hadw/step";
+    nb::str k(key.data(), key.size());
+    if (integral) d[k] = static_cast<std::int64_t>(value);
+    else d[k] = value;
+  });
+  return d;
+}
+
+template <class A, class R>
+step_stats reweight_typed(const out_array& adv, const in_array& rewards, anchor_variant& anchor,
+                          const group_layout& layout, const reweight_options& opt) {
+  const auto a = view<A>(adv);
+  const auto r = view<R>(rewards);
+  nb::gil_scoped_release release;
+  return std::visit(
+      [&](auto& anc) { return hadw::reweight(grouped(a, layout), grouped(r, layout), anc, opt); },
+      anchor);
+}
+
+struct reweight_args {
+  double lambda_scale;
+  bool update_anchor;
+  std::string timing;
+  double range_low, range_high;
+  std::string observation;
+  double success_threshold;
+  std::int64_t warmup_steps;
+  std::string nan;
+};
+
+nb::dict reweight_into(const out_array& advantages, const in_array& rewards, anchor_variant& anchor,
+                       const group_layout& layout, std::optional<in_array> mask,
+                       const reweight_args& args) {
+  check_layout(advantages, "advantages", 1);
+  check_float(advantages, "advantages");
+  check_layout(rewards, "rewards", 1);
+  check_float(rewards, "rewards");
+  check_extent(advantages, "advantages", 0, rewards.shape(0), "len(rewards)");
+  check_responses(layout, rewards.shape(0), "rewards");
+  reweight_options opt;
+  opt.lambda_scale = args.lambda_scale;
+  opt.update_anchor = args.update_anchor;
+  opt.timing = parse_timing(args.timing);
+  opt.range = {args.range_low, args.range_high};
+  opt.observation = parse_observation(args.observation);
+  opt.success_threshold = args.success_threshold;
+  opt.warmup_steps = args.warmup_steps;
+  opt.mask = optional_mask(mask ? &*mask : nullptr, "mask", rewards.shape(0));
+  opt.nan = parse_nan(args.nan);
+  const bool a32 = has(advantages, element::f32), r32 = has(rewards, element::f32);
+  step_stats st;
+  if (a32 && r32) st = reweight_typed<float, float>(advantages, rewards, anchor, layout, opt);
+  else if (a32) st = reweight_typed<float, double>(advantages, rewards, anchor, layout, opt);
+  else if (r32) st = reweight_typed<double, float>(advantages, rewards, anchor, layout, opt);
+  else st = reweight_typed<double, double>(advantages, rewards, anchor, layout, opt);
+  return stats_dict(st);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Token broadcast
+
+template <class T>
+void broadcast_typed(const in_array& adv, const in_array* mask, const in_array* lengths,
+                     std::int64_t L, const out_array& out) {
+  const auto a = view<T>(adv);
+  const auto o = view<T>(out);
+  if (mask) {
+    const auto m = view<std::uint8_t>(*mask);
+    nb::gil_scoped_release release;
+    hadw::broadcast_to_tokens(a, m, L, o);
+  } else {
+    const auto n = view<std::int64_t>(*lengths);
+    nb::gil_scoped_release release;
+    hadw::broadcast_to_tokens(a, n, L, o);
+  }
+}
+
+void broadcast_into(const in_array& advantages, const out_array& out,
+                    std::optional<in_array> mask, std::optional<in_array> lengths) {
+  check_layout(advantages, "advantages", 1);
+  check_float(advantages, "advantages");
+  check_layout(out, "out", 2);
+  if (out.dtype() != advantages.dtype())
+    throw nb::type_error(detail::concat("out: the dtype of advantages (", dtype_name(advantages),
+                                        ") required, got ", dtype_name(out))
+                             .c_str());
+  const std::size_t n = advantages.shape(0);
+  check_extent(out, "out", 0, n, "len(advantages)");
+  const auto L = static_cast<std::int64_t>(out.shape(1));
+  detail::require((mask.has_value()) != (lengths.has_value()),
+                  "exactly one of mask [N, L] or lengths [N] required");
+  if (mask) {
+    check_layout(*mask, "mask", 2);
+    check_dtype(*mask, "mask", element::mask);
+    check_extent(*mask, "mask", 0, n, "len(advantages)");
+    check_extent(*mask, "mask", 1, out.shape(1), "out.shape[1]");
+  } else {
+    check_layout(*lengths, "lengths", 1);
+    check_dtype(*lengths, "lengths", element::i64);
+    check_extent(*lengths, "lengths", 0, n, "len(advantages)");
+  }
+  const in_array* m = mask ? &*mask : nullptr;
+  const in_array* l = lengths ? &*lengths : nullptr;
+  if (has(advantages, element::f32)) broadcast_typed<float>(advantages, m, l, L, out);
+  else broadcast_typed<double>(advantages, m, l, L, out);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Anchor
+
+struct py_anchor {
+  anchor_variant value;
+};
+
+nb::bytes to_bytes(const std::vector<std::uint8_t>& v) {
+  return nb::bytes(reinterpret_cast<const char*>(v.data()), v.size());
+}
+std::span<const std::uint8_t> of_bytes(const nb::bytes& b) {
+  return {reinterpret_cast<const std::uint8_t*>(b.c_str()), b.size()};
+}
+
+template <class F>
+decltype(auto) with(const py_anchor& a, F&& f) {
+  return std::visit(std::forward<F>(f), a.value);
+}
+
+nb::dict anchor_config(const py_anchor& a) {
+  nb::dict d;
+  d["belief"] = belief_name(a.value);
+  std::visit(
+      [&](const auto& anc) {
+        const auto& c = anc.belief().settings();
+        using C = std::remove_cvref_t<decltype(c)>;
+        if constexpr (std::is_same_v<C, kalman_belief::config>) {
+          d["eta"] = c.eta;
+          d["window"] = c.window;
+          d["initial_belief"] = c.initial_belief;
+          d["warmup_sigma"] = c.warmup_sigma;
+          d["initialise_from_first_observation"] = c.initialise_from_first_observation;
+        } else if constexpr (std::is_same_v<C, window_mean_belief::config>) {
+          d["window"] = c.window;
+          d["initial_belief"] = c.initial_belief;
+        } else {
+          d["initial_belief"] = c.belief;
+        }
+      },
+      a.value);
+  return d;
+}
+
+constexpr const char* state_key = "hadw_anchor";
+
+void bind_anchor(nb::module_& m) {
+  nb::class_<py_anchor>(m, "DifficultyAnchor",
+                        "The evolving difficulty anchor of HA-DW (paper §3.1): a belief C about "
+                        "the model's success rate, carried across steps.\n\n"
+                        "belief: 'kalman' (the paper's eq. 8-11, default), 'window_mean' (the "
+                        "authors' released code: mean of the last `window` batch accuracies) or "
+                        "'fixed' (a constant, the paper's ablation; its value is initial_belief).")
+      .def(
+          "__init__",
+          [](py_anchor* self, const std::string& belief, std::optional<double> eta,
+             std::optional<std::int64_t> window, std::optional<double> initial_belief,
+             std::optional<double> warmup_sigma,
+             std::optional<bool> initialise_from_first_observation) {
+            anchor_settings s{eta, window, initial_belief, warmup_sigma,
+                              initialise_from_first_observation};
+            new (self) py_anchor{make_anchor(belief, s)};
+          },
+          "belief"_a = "kalman", nb::kw_only(), "eta"_a = nb::none(), "window"_a = nb::none(),
+          "initial_belief"_a = nb::none(), "warmup_sigma"_a = nb::none(),
+          "initialise_from_first_observation"_a = nb::none())
+      .def_prop_ro("belief", [](const py_anchor& a) { return belief_name(a.value); },
+                   "'kalman', 'window_mean' or 'fixed'.")
+      .def_prop_ro("prior", [](const py_anchor& a) { return with(a, [](const auto& x) { return x.prior(); }); },
+                   "C_t^-: the belief the next step is weighted with.")
+      .def_prop_ro("eta", [](const py_anchor& a) { return with(a, [](const auto& x) { return x.eta(); }); },
+                   "The weight the last observation received (eta_t).")
+      .def_prop_ro("step", [](const py_anchor& a) { return with(a, [](const auto& x) { return x.step(); }); },
+                   "Observations so far.")
+      .def_prop_ro("last_observation",
+                   [](const py_anchor& a) { return with(a, [](const auto& x) { return x.last_observation(); }); },
+                   "The last batch accuracy observed (nan before any).")
+      .def_prop_ro("history",
+                   [](const py_anchor& a) {
+                     return with(a, [](const auto& x) {
+                       const auto h = x.history();
+                       return std::vector<double>(h.begin(), h.end());
+                     });
+                   },
+                   "The window the belief keeps, oldest first.")
+      .def_prop_ro("config", &anchor_config, "The belief and its settings, as a dict.")
+      .def(
+          "observe",
+          [](py_anchor& a, std::int64_t correct, std::int64_t total) {
+            std::visit([&](auto& x) { x.observe(correct, total); }, a.value);
+          },
+          "correct"_a, "total"_a,
+          "Observes y_t = correct / total from integer counts (e.g. all-reduced across ranks).")
+      .def(
+          "observe",
+          [](py_anchor& a, double ratio) {
+            std::visit([&](auto& x) { x.observe(ratio); }, a.value);
+          },
+          "ratio"_a, "Observes the batch accuracy y_t in [0, 1] (eq. 7).")
+      .def("save", [](const py_anchor& a) { return to_bytes(with(a, [](const auto& x) { return x.save(); })); },
+           "The state as versioned, checksummed bytes (bit-exact).")
+      .def_static(
+          "load", [](const nb::bytes& b) { return py_anchor{load_anchor(of_bytes(b))}; }, "state"_a,
+          "Restores an anchor from save()'s bytes; raises hadw.Error on corrupt input.")
+      .def(
+          "state_dict",
+          [](const py_anchor& a) {
+            nb::dict d;
+            d[state_key] = to_bytes(with(a, [](const auto& x) { return x.save(); }));
+            return d;
+          },
+          "{'hadw_anchor': bytes}: for a trainer checkpoint (torch.save / pickle).")
+      .def(
+          "load_state_dict",
+          [](py_anchor& a, const nb::dict& d) {
+            detail::require(d.contains(state_key), "state_dict: key '", state_key,
+                            "' required (from DifficultyAnchor.state_dict())");
+            nb::object v = d[state_key];
+            detail::require(nb::isinstance<nb::bytes>(v), "state_dict['", state_key,
+                            "']: bytes required");
+            a.value = load_anchor(of_bytes(nb::cast<nb::bytes>(v)));
+          },
+          "state_dict"_a, "Restores the state written by state_dict(), in place.")
+      .def("__getstate__",
+           [](const py_anchor& a) { return to_bytes(with(a, [](const auto& x) { return x.save(); })); })
+      .def("__setstate__",
+           [](py_anchor* self, const nb::bytes& b) { new (self) py_anchor{load_anchor(of_bytes(b))}; })
+      .def("__eq__",
+           [](const py_anchor& a, const py_anchor& b) {
+             return with(a, [](const auto& x) { return x.save(); }) ==
+                    with(b, [](const auto& x) { return x.save(); });
+           })
+      .def("__repr__", [](const py_anchor& a) {
+        return detail::concat("DifficultyAnchor(belief='", belief_name(a.value),
+                              "', prior=", with(a, [](const auto& x) { return x.prior(); }),
+                              ", step=", with(a, [](const auto& x) { return x.step(); }), ")");
+      });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Estimator
+
+std::string estimator_repr(const any_estimator& e) {
+  std::string s = "Estimator('" + e.name + "'";
+  if (!e.compat.empty()) s += ", compat='" + e.compat + "'";
+  std::visit(
+      [&](const auto& est) {
+        if constexpr (requires { est.eps; }) s += detail::concat(", eps=", est.eps);
+        if constexpr (requires { est.unbiased; }) s += est.unbiased ? ", unbiased=True" : ", unbiased=False";
+        if constexpr (requires { est.eps_at; })
+          s += est.eps_at == eps_placement::add_to_std ? ", eps_at='std'" : ", eps_at='var'";
+        if constexpr (requires { est.centred; }) s += est.centred ? ", centred=True" : ", centred=False";
+        if constexpr (requires { est.normalise; }) s += est.normalise ? ", normalise=True" : ", normalise=False";
+        if constexpr (requires { est.f_norm; }) s += detail::concat(", f_norm=", est.f_norm);
+        s += std::string(", singleton='") + name_of(est.singleton) + "')";
+      },
+      e.value);
+  return s;
+}
+
+void bind_estimator(nb::module_& m) {
+  nb::class_<any_estimator>(
+      m, "Estimator",
+      "A group-relative advantage estimator chosen by name: 'grpo', 'dr_grpo', 'grpo_batch_std', "
+      "'rloo', 'reinforce_pp_baseline', 'opo', 'gpg', 'grpo_passk'. compat ('verl', 'trl', "
+      "'openrlhf') starts from that trainer's preset (hadw/compat.hpp); the named options "
+      "override it and must be options the estimator has.")
+      .def(
+          "__init__",
+          [](any_estimator* self, const std::string& name, std::optional<std::string> compat,
+             std::optional<double> eps, std::optional<bool> unbiased,
+             std::optional<std::string> singleton, std::optional<std::string> eps_at,
+             std::optional<bool> centred, std::optional<bool> normalise,
+             std::optional<double> f_norm) {
+            new (self) any_estimator(name, std::move(compat),
+                                     {eps, unbiased, std::move(singleton), std::move(eps_at),
+                                      centred, normalise, f_norm});
+          },
+          "name"_a, nb::kw_only(), "compat"_a = nb::none(), "eps"_a = nb::none(),
+          "unbiased"_a = nb::none(), "singleton"_a = nb::none(), "eps_at"_a = nb::none(),
+          "centred"_a = nb::none(), "normalise"_a = nb::none(), "f_norm"_a = nb::none())
+      .def_ro("name", &any_estimator::name)
+      .def_prop_ro("compat", [](const any_estimator& e) -> std::optional<std::string> {
+        if (e.compat.empty()) return std::nullopt;
+        return e.compat;
+      })
+      .def("__repr__", &estimator_repr);
+}
+
+void bind_layout(nb::module_& m) {
+  nb::class_<group_layout>(m, "GroupLayout",
+                           "Which responses belong to which prompt's group. Build it once per "
+                           "step and pass it to estimate / reweight as layout=.")
+      .def_static("uniform", &group_layout::uniform, "num_groups"_a, "group_size"_a,
+                  "num_groups groups of group_size consecutive responses.")
+      .def_static("from_offsets", &layout_from_offsets, "offsets"_a,
+                  "Ragged groups from CSR offsets (int64, num_groups + 1 entries, offsets[0] == 0).")
+      .def_static("from_ids", &layout_from_ids, "index"_a,
+                  "Groups from one int64 id per response, in any order (verl's uid array); groups "
+                  "are numbered by first appearance.")
+      .def_prop_ro("num_groups", &group_layout::num_groups)
+      .def_prop_ro("num_responses", &group_layout::num_responses)
+      .def_prop_ro("is_uniform", &group_layout::is_uniform)
+      .def_prop_ro("uniform_size", &group_layout::uniform_size, "The common group size (0 when ragged).")
+      .def_prop_ro("has_permutation", &group_layout::has_permutation)
+      .def_prop_ro("offsets",
+                   [](const group_layout& l) {
+                     const auto o = l.offsets();
+                     return std::vector<std::int64_t>(o.begin(), o.end());
+                   },
+                   "CSR offsets in group order (num_groups + 1 entries).")
+      .def_prop_ro("permutation",
+                   [](const group_layout& l) {
+                     const auto p = l.permutation();
+                     return std::vector<std::int64_t>(p.begin(), p.end());
+                   },
+                   "group-order position -> caller index (empty when already group-contiguous).")
+      .def("__eq__", [](const group_layout& a, const group_layout& b) { return a == b; })
+      .def("__repr__", [](const group_layout& l) {
+        return detail::concat("GroupLayout(num_groups=", l.num_groups(),
+                              ", num_responses=", l.num_responses(), ")");
+      });
+}
+
+}  // namespace
+}  // namespace hadw::python
+
+NB_MODULE(_core, m) {
+  using namespace hadw::python;
+  m.doc() = "hadw's C++ kernels (nanobind). Use the `hadw` package, which wraps these.";
+  m.attr("__version__") = hadw::detail::concat(HADW_VERSION_MAJOR, ".", HADW_VERSION_MINOR, ".",
+                                               HADW_VERSION_PATCH);
+  nb::exception<hadw::error>(m, "Error", PyExc_ValueError);
+
+  bind_layout(m);
+  bind_estimator(m);
+  bind_anchor(m);
+
+  m.def("estimate_into", &estimate_into, "estimator"_a, "layout"_a, "rewards"_a, "out"_a,
+        "mask"_a = nb::none(), "lengths"_a = nb::none(), "nan"_a = "reject",
+        "Writes the advantages of `rewards` into `out` (same dtype and length). No copy, GIL "
+        "released.");
+  m.def(
+      "reweight_into",
+      [](const out_array& advantages, const in_array& rewards, py_anchor& anchor,
+         const hadw::group_layout& layout, std::optional<in_array> mask, double lambda_scale,
+         bool update_anchor, const std::string& timing, double range_low, double range_high,
+         const std::string& observation, double success_threshold, std::int64_t warmup_steps,
+         const std::string& nan) {
+        return reweight_into(advantages, rewards, anchor.value, layout, std::move(mask),
+                             {lambda_scale, update_anchor, timing, range_low, range_high,
+                              observation, success_threshold, warmup_steps, nan});
+      },
+      "advantages"_a, "rewards"_a, "anchor"_a, "layout"_a, "mask"_a = nb::none(),
+      "lambda_scale"_a = 1.5, "update_anchor"_a = true, "timing"_a = "prior",
+      "range_low"_a = 0.0, "range_high"_a = 1.0, "observation"_a = "mean_reward",
+      "success_threshold"_a = 0.5, "warmup_steps"_a = 0, "nan"_a = "reject",
+      "Multiplies `advantages` in place by Phi (eq. 13-16) and updates the anchor; returns the "
+      "step statistics as a dict with 'hadw/...' keys. GIL released.");
+  m.def("broadcast_into", &broadcast_into, "advantages"_a, "out"_a, "mask"_a = nb::none(),
+        "lengths"_a = nb::none(),
+        "out[i, t] = advantages[i] where the token is valid, exactly 0 elsewhere.");
+
+  // The per-response formulas of HA-DW (weighting.hpp), for inspection and plots.
+  m.def("history_difficulty", &hadw::history_difficulty, "p_hat"_a, "prior"_a,
+        "Eq. 13: diff = p_hat - C^- (negative: harder than the model's level).");
+  m.def("direction", &hadw::direction, "advantage"_a, "difficulty"_a,
+        "Eq. 14: D = -sgn(A) sgn(diff).");
+  m.def("magnitude", &hadw::magnitude, "difficulty"_a, "Eq. 15: M = |diff|.");
+  m.def("phi", &hadw::phi, "advantage"_a, "difficulty"_a, "lambda_scale"_a,
+        "Eq. 16: Phi = lambda_scale * exp(D * M).");
+}
