@@ -10,6 +10,7 @@
 // tables.csv, bias_curve.csv, lambda.csv and continuous.csv there (scripts/plot_theory.py).
 #include <hadw/theory.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -86,7 +87,9 @@ int main(int argc, char** argv) {
                 th::underestimation_probability_at(p, chosen_g));
   if (std::FILE* curve = open_csv(csv_dir, "bias_curve.csv")) {
     std::fprintf(curve, "G,p,p_s,expected_baseline,bias,correct_response_bias,p_under\n");
-    for (int G : {2, 4, 8, 16, 32, chosen_g})
+    std::vector<int> sizes{2, 4, 8, 16, 32};
+    if (std::find(sizes.begin(), sizes.end(), chosen_g) == sizes.end()) sizes.push_back(chosen_g);
+    for (int G : sizes)
       for (int j = 1; j < 400; ++j) {
         const double p = j / 400.0;
         std::fprintf(curve, "%d,%.6f,%.17g,%.17g,%.17g,%.17g,%.17g\n", G, p,
@@ -146,8 +149,8 @@ int main(int argc, char** argv) {
                   x.degenerate_probability, m.degenerate_probability.value, x.bias, m.bias.value,
                   m.bias.standard_error);
     if (cont)
-      std::fprintf(cont, "%s,%d,%g,%.17g,%.17g,%.17g,%.17g,%.17g\n", name, chosen_g, sigma, x.mean,
-                   x.degenerate_probability, x.bias, m.bias.value, m.bias.standard_error);
+      std::fprintf(cont, "\"%s\",%d,%g,%.17g,%.17g,%.17g,%.17g,%.17g\n", name, chosen_g, sigma,
+                   x.mean, x.degenerate_probability, x.bias, m.bias.value, m.bias.standard_error);
   };
   for (double p : {0.1, 0.25, 0.5, 0.75, 0.9}) {
     char name[64];
