@@ -460,6 +460,12 @@ NB_MODULE(_core, m) {
         "lengths"_a = nb::none(),
         "out[i, t] = advantages[i] where the token is valid, exactly 0 elsewhere.");
 
+  // For the zero-copy tests: the address the kernels would read, through the same conversion.
+  m.def(
+      "_data_address",
+      [](const in_array& a) { return reinterpret_cast<std::uintptr_t>(a.data()); }, "array"_a,
+      "The address of the first element as the kernels see it (tests: no copy was made).");
+
   // The per-response formulas of HA-DW (weighting.hpp), for inspection and plots.
   m.def("history_difficulty", &hadw::history_difficulty, "p_hat"_a, "prior"_a,
         "Eq. 13: diff = p_hat - C^- (negative: harder than the model's level).");

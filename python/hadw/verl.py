@@ -1,0 +1,134 @@
+"""hadw inside verl: outcome-advantage estimators with verl's signature, HA-DW included.
+
+verl (verl/trainer/ppo/core_algos.py) looks estimators up by name in a registry. Importing this
+module registers ``hadw_grpo`` there (when verl is installed), so a run selects it with
+
+    import hadw.verl                      # in the driver process, before the trainer starts
+    # config: algorithm.adv_estimator=hadw_grpo
+
+``hadw_grpo`` is verl's GRPO (same numbers, hadw.compat 'verl' preset) followed by HA-DW with the
+module-level anchor ``hadw.verl.anchor``; save ``hadw.verl.anchor.state_dict()`` with your
+checkpoints and restore it with ``load_state_dict``. For other estimators or settings build your
+own with :func:`make_outcome_advantage` and :func:`register` it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any, Callable, Optional, Tuple
+
+from . import DifficultyAnchor, Estimator, broadcast_to_tokens, estimate, group_layout
+from . import reweight as _reweight
+
+__all__ = ["anchor", "compute_hadw_grpo_outcome_advantage", "make_outcome_advantage", "register"]
+
+#: The anchor ``hadw_grpo`` carries across steps (kalman belief, hadw's defaults).
+anchor = DifficultyAnchor()
+
+#: verl estimator name -> hadw estimator name.
+_VERL_NAMES = {
+    "grpo": "grpo",
+    "rloo": "rloo",
+    "reinforce_plus_plus_baseline": "reinforce_pp_baseline",
+    "opo": "opo",
+    "gpg": "gpg",
+    "grpo_passk": "grpo_passk",
+}
+
+
+def _config_get(config: Any, key: str, default: Any) -> Any:
+    if config is None:
+        return default
+    if hasattr(config, "get"):
+        return config.get(key, default)
+    return getattr(config, key, default)
+
+
+def make_outcome_advantage(
+    estimator: str = "grpo",
+    *,
+    anchor: Optional[DifficultyAnchor] = None,
+    reweight: bool = True,
+    **reweight_options: Any,
+) -> Callable[..., Tuple[Any, Any]]:
+    """An estimator function with verl's signature,
+    ``fn(token_level_rewards [bs, L], response_mask [bs, L], index=uids, epsilon=1e-6,
+    norm_adv_by_std_in_grpo=True, config=None, **kwargs) -> (advantages, returns)``.
+
+    estimator: a hadw name or verl's ('reinforce_plus_plus_baseline'); computed with the 'verl'
+    preset, so without reweighting the result equals verl's own function to float32 rounding.
+    reweight: apply HA-DW with `anchor` (a new DifficultyAnchor if None) and `reweight_options`
+    (lambda_scale, timing, reward_range, ...: see hadw.reweight). The step statistics of the
+    last call are in ``fn.last_stats`` (a dict with 'hadw/...' keys) for the trainer's logger.
+    """
+    name = _VERL_NAMES.get(estimator, estimator)
+    Estimator(name, compat="verl")  # fail now on a name verl has no preset for
+    state = {"anchor": anchor if anchor is not None else DifficultyAnchor()}
+
+    def compute(
+        token_level_rewards: Any,
+        response_mask: Any,
+        index: Any = None,
+        epsilon: float = 1e-6,
+        norm_adv_by_std_in_grpo: Optional[bool] = None,
+        config: Any = None,
+        **kwargs: Any,
+    ) -> Tuple[Any, Any]:
+        import torch
+
+        if index is None:
+            raise ValueError("index: verl's uid array is required (one id per response)")
+        device = token_level_rewards.device
+        with torch.no_grad():
+            scores = token_level_rewards.detach().sum(dim=-1).cpu().contiguous()
+            if scores.dtype not in (torch.float32, torch.float64):
+                scores = scores.float()
+            mask = response_mask.detach().cpu()
+            if mask.dtype not in (torch.bool, torch.uint8):
+                mask = mask != 0
+            mask = mask.contiguous()
+            layout = group_layout(index=index)
+            norm = norm_adv_by_std_in_grpo
+            if norm is None:
+                norm = _config_get(config, "norm_adv_by_std_in_grpo", True)
+            est_name, options = name, {}
+            if name == "grpo":
+                options["eps"] = float(epsilon)
+                if not norm:
+                    est_name, options = "dr_grpo", {}
+            elif name == "grpo_passk":
+                options["eps"] = float(epsilon)
+                options["normalise"] = bool(norm)
+            lengths = None
+            if name in ("opo", "reinforce_pp_baseline"):
+                lengths = mask.sum(dim=-1, dtype=torch.int64).contiguous()
+            adv = estimate(est_name, scores, layout=layout, lengths=lengths, compat="verl",
+                           **options)
+            if reweight:
+                compute.last_stats = _reweight(adv, scores, state["anchor"], layout=layout,
+                                               **reweight_options)
+            tokens = broadcast_to_tokens(adv, mask)
+            if token_level_rewards.dtype != tokens.dtype:
+                tokens = tokens.to(token_level_rewards.dtype)
+            tokens = tokens.to(device)
+        return tokens, tokens
+
+    compute.__name__ = f"compute_hadw_{name}_outcome_advantage"
+    compute.last_stats = None
+    compute.anchor = state["anchor"]
+    return compute
+
+
+#: verl's GRPO followed by HA-DW with the module-level `anchor`: registered as "hadw_grpo".
+compute_hadw_grpo_outcome_advantage = make_outcome_advantage("grpo", anchor=anchor)
+
+
+def register(name: str, fn: Callable[..., Tuple[Any, Any]]) -> Callable[..., Tuple[Any, Any]]:
+    """Registers `fn` in verl's advantage-estimator registry under `name` (idempotent)."""
+    from verl.trainer.ppo.core_algos import register_adv_est
+
+    return register_adv_est(name)(fn)
+
+
+if importlib.util.find_spec("verl") is not None:  # registration needs verl; the functions do not
+    register("hadw_grpo", compute_hadw_grpo_outcome_advantage)
