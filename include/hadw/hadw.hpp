@@ -19,3 +19,5 @@
 #include <hadw/anchor.hpp>
 #include <hadw/reweight.hpp>
 #include <hadw/fused.hpp>
+#include <hadw/objectives.hpp>
+#include <hadw/theory.hpp>
