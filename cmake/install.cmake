@@ -1,0 +1,51 @@
+# Install and export rules: `cmake --install` puts the headers under <prefix>/include, and
+#   <prefix>/share/cmake/hadw/{hadwConfig,hadwConfigVersion,hadwTargets}.cmake   (find_package)
+#   <prefix>/share/pkgconfig/hadw.pc                                            (pkg-config)
+# Header-only, so the package is architecture-independent (share/, ARCH_INDEPENDENT) and
+# relocatable: nothing in it records the prefix it was installed to.
+#
+# HADW_INSTALL defaults to being the top-level project, as {fmt}'s FMT_INSTALL: a project that
+# vendors hadw with add_subdirectory/FetchContent does not install hadw unless it asks to.
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+option(HADW_INSTALL "Generate hadw's install and export rules" ${PROJECT_IS_TOP_LEVEL})
+if(NOT HADW_INSTALL)
+  return()
+endif()
+
+set(HADW_INSTALL_CMAKEDIR "${CMAKE_INSTALL_DATADIR}/cmake/hadw"
+    CACHE STRING "Where hadwConfig.cmake goes, relative to the install prefix")
+set(HADW_INSTALL_PKGCONFIGDIR "${CMAKE_INSTALL_DATADIR}/pkgconfig"
+    CACHE STRING "Where hadw.pc goes, relative to the install prefix")
+
+install(TARGETS hadw EXPORT hadwTargets)
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/hadw DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+        FILES_MATCHING PATTERN "*.hpp" PATTERN "*.cuh")
+install(EXPORT hadwTargets NAMESPACE hadw:: FILE hadwTargets.cmake
+        DESTINATION ${HADW_INSTALL_CMAKEDIR})
+
+configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/hadwConfig.cmake.in
+                              ${PROJECT_BINARY_DIR}/hadwConfig.cmake
+                              INSTALL_DESTINATION ${HADW_INSTALL_CMAKEDIR})
+# 0.x: SameMajorVersion means "any 0.y >= the one asked for"; an API break bumps the major.
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/hadwConfigVersion.cmake
+                                 COMPATIBILITY SameMajorVersion ARCH_INDEPENDENT)
+install(FILES ${PROJECT_BINARY_DIR}/hadwConfig.cmake ${PROJECT_BINARY_DIR}/hadwConfigVersion.cmake
+        DESTINATION ${HADW_INSTALL_CMAKEDIR})
+
+# pkg-config: paths relative to the .pc file (${pcfiledir}) keep the package relocatable.
+if(IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
+  set(hadw_pc_includedir "${CMAKE_INSTALL_INCLUDEDIR}")
+else()
+  file(RELATIVE_PATH hadw_pc_up "/prefix/${HADW_INSTALL_PKGCONFIGDIR}" "/prefix/${CMAKE_INSTALL_INCLUDEDIR}")
+  set(hadw_pc_includedir "\${pcfiledir}/${hadw_pc_up}")
+endif()
+set(hadw_pc_cflags "")
+set(hadw_pc_libs "")
+if(HADW_ENABLE_OPENMP)
+  set(hadw_pc_cflags " -DHADW_ENABLE_OPENMP -fopenmp")
+  set(hadw_pc_libs "Libs: -fopenmp")
+endif()
+configure_file(${CMAKE_CURRENT_LIST_DIR}/hadw.pc.in ${PROJECT_BINARY_DIR}/hadw.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/hadw.pc DESTINATION ${HADW_INSTALL_PKGCONFIGDIR})
