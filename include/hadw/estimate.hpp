@@ -1,6 +1,7 @@
 // hadw::estimate: rewards -> group-relative advantages, written into caller memory.
 #pragma once
 
+#include <hadw/backend/cpu.hpp>
 #include <hadw/batch_stats.hpp>
 #include <hadw/error.hpp>
 #include <hadw/estimators.hpp>
@@ -33,11 +34,10 @@ template <class T>
           opt.nan == nan_policy::unscorable};
 }
 
-/// Checks every input before any output is written (strong exception guarantee): sizes, lengths,
-/// non-finite rewards and groups left with a single valid response under singleton_rule::reject.
+/// The O(1) checks and the lengths of validate_inputs.
 template <class T>
-void validate_inputs(const group_layout& layout, std::span<const T> rewards,
-                     const estimate_options& opt, singleton_rule singleton, bool needs_lengths) {
+void validate_sizes(const group_layout& layout, std::span<const T> rewards,
+                    const estimate_options& opt, bool needs_lengths) {
   const auto n = static_cast<std::size_t>(layout.num_responses());
   require_size(rewards.size(), n, "rewards", "layout.num_responses()");
   if (!opt.mask.empty()) require_size(opt.mask.size(), n, "mask", "layout.num_responses()");
@@ -48,33 +48,21 @@ void validate_inputs(const group_layout& layout, std::span<const T> rewards,
   }
   require(!needs_lengths || !opt.lengths.empty(),
           "lengths required by this estimator (OPO's length-weighted baseline), got none");
-  const auto in = make_view(layout, rewards, opt);
-  for (std::int64_t k = 0; k < layout.num_groups(); ++k) {
-    std::int64_t valid = 0;
-    for (std::int64_t j = layout.begin(k); j < layout.end(k); ++j) {
-      const std::int64_t i = in.index(j);
-      if (in.mask && in.mask[i] == 0) continue;
-      const double r = in.reward(i);
-      if (std::isnan(r)) {
-        require(in.skip_nan, "rewards[", i,
-                "] is NaN; finite rewards required (or nan_policy::unscorable to exclude it)");
-        continue;
-      }
-      require(std::isfinite(r), "rewards[", i, "] is ", r, "; finite rewards required");
-      ++valid;
-    }
-    require(valid != 1 || singleton != singleton_rule::reject, "group ", k, " (responses [",
-            layout.begin(k), ", ", layout.end(k),
-            ")) has a single valid response; groups of >= 2 required, or choose "
-            "singleton_rule::zero / ::raw_reward");
-  }
 }
 
-/// The group's statistics with the estimator's size-1 rule applied.
+/// Checks every input before any output is written (strong exception guarantee): sizes, lengths,
+/// non-finite rewards and groups left with a single valid response under singleton_rule::reject.
 template <class T>
-[[nodiscard]] HADW_HOST_DEVICE group_stats rule_applied(group_stats g, singleton_rule rule) {
-  if (g.count == 1 && rule == singleton_rule::raw_reward) g.make_raw_singleton();
-  return g;
+void validate_inputs(const group_layout& layout, std::span<const T> rewards,
+                     const estimate_options& opt, singleton_rule singleton, bool needs_lengths) {
+  validate_sizes(layout, rewards, opt, needs_lengths);
+  // The per-group checks run in the CPU kernel's read-only scan; it reports the first failure
+  // a sequential walk meets, so the message is the same whatever the thread count.
+  const auto in = make_view(layout, rewards, opt);
+  const cpu::scan_partial s =
+      cpu::scan(layout, in, reward_range{}, {.estimate = true, .singleton = singleton});
+  if (s.estimate_failure.what != cpu::scan_failure::kind::none)
+    cpu::raise(s.estimate_failure, layout, reward_range{});
 }
 
 /// One pass over the batch for the estimators that normalise across it. Groups merge in group
@@ -137,8 +125,10 @@ void estimate(const E& estimator, const group_layout& layout, std::span<const T>
   batch_stats b;
   if constexpr (std::remove_cvref_t<decltype(est)>::needs_batch_stats)
     b = detail::compute_batch_stats(layout, in, est.singleton, est.uses_lengths);
-  for (std::int64_t k = 0; k < layout.num_groups(); ++k)
-    detail::write_group(est, in, layout.begin(k), layout.end(k), b, advantages.data());
+  detail::cpu::with_reader(in, [&](const auto& reader) {
+    (void)detail::cpu::run_step(layout, est, b, detail::cpu::no_weighting{}, reader,
+                                advantages.data(), detail::cpu::no_rows{}, 0);
+  });
 }
 
 /// Convenience for non-const spans of rewards.

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <hadw/anchor.hpp>
+#include <hadw/backend/cpu.hpp>
+#include <hadw/detail/moments.hpp>
 #include <hadw/error.hpp>
 #include <hadw/layout.hpp>
 #include <hadw/stats.hpp>
@@ -98,27 +100,6 @@ struct step_stats {
 
 namespace detail {
 
-/// Running mean / population std / min / max in double, merged in a fixed order.
-struct moments {
-  std::int64_t n = 0;
-  double sum = 0.0, sq = 0.0;
-  double min = std::numeric_limits<double>::infinity();
-  double max = -std::numeric_limits<double>::infinity();
-  void add(double v) {
-    ++n;
-    sum += v;
-    sq += v * v;
-    min = std::min(min, v);
-    max = std::max(max, v);
-  }
-  [[nodiscard]] double mean() const { return n ? sum / static_cast<double>(n) : NAN; }
-  [[nodiscard]] double stddev() const {
-    if (!n) return NAN;
-    const double m = mean();
-    return std::sqrt(std::max(0.0, sq / static_cast<double>(n) - m * m));
-  }
-};
-
 /// Batch-level facts reweight needs before it may write anything.
 struct reweight_scan {
   std::int64_t correct = 0, total = 0, degenerate = 0;
@@ -130,6 +111,25 @@ struct reweight_scan {
   }
 };
 
+/// The rewards as the kernels read them under reweight's options (no lengths).
+template <class R>
+[[nodiscard]] response_view<std::remove_cv_t<R>> reweight_view(const group_layout& layout,
+                                                               std::span<R> rewards,
+                                                               const reweight_options& opt) {
+  return {rewards.data(), opt.mask.empty() ? nullptr : opt.mask.data(), nullptr,
+          layout.has_permutation() ? layout.permutation().data() : nullptr,
+          opt.nan == nan_policy::unscorable};
+}
+
+/// reweight's verdict on a kernel scan: throws on the first bad reward or an empty batch.
+inline reweight_scan checked_scan(const cpu::scan_partial& p, const group_layout& layout,
+                                  const reweight_options& opt) {
+  if (p.reweight_failure.what != cpu::scan_failure::kind::none)
+    cpu::raise(p.reweight_failure, layout, opt.range);
+  require(p.total > 0, "rewards: no valid response in the batch (all masked or unscorable)");
+  return {p.correct, p.total, p.degenerate, p.reward_sum};
+}
+
 /// Validates the rewards and options and collects y_t's inputs, touching nothing.
 template <class R>
 [[nodiscard]] reweight_scan scan_rewards(const group_layout& layout, std::span<R> rewards,
@@ -138,31 +138,11 @@ template <class R>
   const auto n = static_cast<std::size_t>(layout.num_responses());
   require_size(rewards.size(), n, "rewards", "layout.num_responses()");
   if (!opt.mask.empty()) require_size(opt.mask.size(), n, "mask", "layout.num_responses()");
-  reweight_scan s;
-  for (std::int64_t k = 0; k < layout.num_groups(); ++k) {
-    double lo = INFINITY, hi = -INFINITY;
-    for (std::int64_t j = layout.begin(k); j < layout.end(k); ++j) {
-      const auto i = static_cast<std::size_t>(layout.index(j));
-      if (!opt.mask.empty() && opt.mask[i] == 0) continue;
-      const double r = static_cast<double>(rewards[i]);
-      if (std::isnan(r)) {
-        require(opt.nan == nan_policy::unscorable, "rewards[", i,
-                "] is NaN; finite rewards required (or nan_policy::unscorable to exclude it)");
-        continue;
-      }
-      require(r >= opt.range.low && r <= opt.range.high, "rewards[", i, "] = ", r,
-              " outside reward_range [", opt.range.low, ", ", opt.range.high, "]");
-      const double u = opt.range.normalise(r);
-      s.reward_sum += u;
-      s.correct += u >= opt.success_threshold;
-      ++s.total;
-      lo = std::min(lo, r);
-      hi = std::max(hi, r);
-    }
-    s.degenerate += lo == hi;
-  }
-  require(s.total > 0, "rewards: no valid response in the batch (all masked or unscorable)");
-  return s;
+  const auto view = reweight_view(layout, rewards, opt);
+  const cpu::scan_partial p =
+      cpu::scan(layout, view, opt.range,
+                {.reweight = true, .success_threshold = opt.success_threshold});
+  return checked_scan(p, layout, opt);
 }
 
 /// Validates everything reweight reads before it writes anything (strong exception guarantee).
@@ -182,6 +162,45 @@ template <class A, class R>
   return s;
 }
 
+/// What reweight and the fused calls share around the kernel: the step's belief and counts, the
+/// weighting stage handed to `run` (which returns the kernel's step_partial), the diagnostics,
+/// and the anchor update, which happens only after the kernel returned.
+template <class Belief, class Run>
+step_stats weigh_step(difficulty_anchor<Belief>& anchor, const reweight_scan& scan,
+                      const group_layout& layout, const reweight_options& options, Run&& run) {
+  step_stats st;
+  st.prior = anchor.prior();
+  st.batch_accuracy = scan.accuracy(options.observation);
+  st.correct = scan.correct;
+  st.total = scan.total;
+  st.num_groups = layout.num_groups();
+  st.degenerate_fraction =
+      static_cast<double>(scan.degenerate) / static_cast<double>(layout.num_groups());
+
+  difficulty_anchor<Belief> observed = anchor;  // small; keeps `anchor` untouched until the end
+  observed.observe(st.batch_accuracy);
+  const double belief = options.timing == anchor_timing::prior ? anchor.prior() : observed.prior();
+  st.weighting_belief = belief;
+
+  const cpu::step_partial part = cpu::with_range(options.range, [&](const auto& range) {
+    return run(cpu::weighting<std::remove_cvref_t<decltype(range)>>{
+        belief, options.lambda_scale, range, anchor.step() < options.warmup_steps});
+  });
+  st.phi_min = part.phi.min;
+  st.phi_max = part.phi.max;
+  st.phi_mean = part.phi.mean();
+  st.adv_mean_before = part.before.mean();
+  st.adv_std_before = part.before.stddev();
+  st.adv_mean_after = part.after.mean();
+  st.adv_std_after = part.after.stddev();
+
+  if (options.update_anchor) anchor = std::move(observed);
+  st.posterior = anchor.prior();
+  st.eta = anchor.eta();
+  st.step = anchor.step();
+  return st;
+}
+
 }  // namespace detail
 
 /// Multiplies every valid advantage by Phi = lambda_scale * exp(D * M) (eq. 13-16), with
@@ -199,55 +218,13 @@ step_stats reweight(grouped_span<A> advantages, grouped_span<R> rewards,
   const detail::reweight_scan scan = detail::scan_for_reweight(advantages, rewards, options);
   const group_layout& layout = *rewards.layout;
 
-  step_stats st;
-  st.prior = anchor.prior();
-  st.batch_accuracy = scan.accuracy(options.observation);
-  st.correct = scan.correct;
-  st.total = scan.total;
-  st.num_groups = layout.num_groups();
-  st.degenerate_fraction =
-      static_cast<double>(scan.degenerate) / static_cast<double>(layout.num_groups());
-
-  difficulty_anchor<Belief> observed = anchor;  // small; keeps `anchor` untouched until the end
-  observed.observe(st.batch_accuracy);
-  const double belief = options.timing == anchor_timing::prior ? anchor.prior() : observed.prior();
-  const bool warming_up = anchor.step() < options.warmup_steps;
-  st.weighting_belief = belief;
-
-  const response_view<std::remove_cv_t<R>> in{
-      rewards.values.data(), options.mask.empty() ? nullptr : options.mask.data(), nullptr,
-      layout.has_permutation() ? layout.permutation().data() : nullptr,
-      options.nan == nan_policy::unscorable};
-  detail::moments phi_m, before, after;
-  for (std::int64_t k = 0; k < layout.num_groups(); ++k) {
-    const group_stats g = compute_group_stats(in, layout.begin(k), layout.end(k));
-    if (g.count == 0) continue;
-    const double difficulty = history_difficulty(options.range.normalise(g.mean), belief);
-    for (std::int64_t j = layout.begin(k); j < layout.end(k); ++j) {
-      const std::int64_t i = in.index(j);
-      if (!in.valid(i)) continue;
-      const double a = static_cast<double>(advantages.values[i]);
-      const double w = warming_up ? 1.0 : phi(a, difficulty, options.lambda_scale);
-      const auto weighted = static_cast<std::remove_cv_t<A>>(a * w);
-      advantages.values[i] = weighted;
-      phi_m.add(w);
-      before.add(a);
-      after.add(static_cast<double>(weighted));
-    }
-  }
-  st.phi_min = phi_m.min;
-  st.phi_max = phi_m.max;
-  st.phi_mean = phi_m.mean();
-  st.adv_mean_before = before.mean();
-  st.adv_std_before = before.stddev();
-  st.adv_mean_after = after.mean();
-  st.adv_std_after = after.stddev();
-
-  if (options.update_anchor) anchor = std::move(observed);
-  st.posterior = anchor.prior();
-  st.eta = anchor.eta();
-  st.step = anchor.step();
-  return st;
+  const auto view = detail::reweight_view(layout, rewards.values, options);
+  return detail::weigh_step(anchor, scan, layout, options, [&](const auto& w) {
+    return detail::cpu::with_reader(view, [&](const auto& in) {
+      return detail::cpu::run_step(layout, detail::cpu::no_estimator{}, batch_stats{}, w, in,
+                                   advantages.values.data(), detail::cpu::no_rows{}, 0);
+    });
+  });
 }
 
 }  // namespace hadw

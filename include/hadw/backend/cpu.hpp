@@ -1,0 +1,396 @@
+// The CPU backend: one pass over the batch that goes rewards -> group statistics -> estimator ->
+// HA-DW weight -> token rows, in caller memory, with no allocation per call.
+//
+// Every public entry point (estimate, reweight, broadcast_to_tokens and the fused ones) runs the
+// kernels below with the stages it needs switched on at compile time, so the fused call and the
+// chain of separate calls execute the same arithmetic in the same order: bit-identical results.
+// The per-element formulas are the shared HADW_HOST_DEVICE functions (compute_group_stats,
+// estimator<>::advantage, phi); this file only decides how the data is walked.
+//
+// Numeric contract of the batch-level sums (y_t, step_stats): each group is summed
+// sequentially, the groups of a block (detail::block_groups) in order, the blocks in order. That
+// association is fixed by the data alone, so the result is the same for any OpenMP thread count.
+#pragma once
+
+#include <hadw/backend/tags.hpp>
+#include <hadw/batch_stats.hpp>
+#include <hadw/detail/blocks.hpp>
+#include <hadw/detail/moments.hpp>
+#include <hadw/detail/row_store.hpp>
+#include <hadw/error.hpp>
+#include <hadw/estimators.hpp>
+#include <hadw/layout.hpp>
+#include <hadw/stats.hpp>
+#include <hadw/weighting.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+namespace hadw::detail {
+
+/// The group's statistics with the estimator's size-1 rule applied.
+template <class T>
+[[nodiscard]] HADW_HOST_DEVICE group_stats rule_applied(group_stats g, singleton_rule rule) {
+  if (g.count == 1 && rule == singleton_rule::raw_reward) g.make_raw_singleton();
+  return g;
+}
+
+}  // namespace hadw::detail
+
+namespace hadw::detail::cpu {
+
+// ---------------------------------------------------------------------------------------------
+// Compile-time views of the runtime options
+
+/// reward_range{0, 1}, the default: there normalise(r) = (r - 0) / (1 - 0) is r exactly for every
+/// double, so the kernels use this type and skip a division per reward without changing a bit.
+struct unit_range {
+  [[nodiscard]] HADW_HOST_DEVICE static constexpr double normalise(double r) { return r; }
+};
+
+[[nodiscard]] constexpr double range_low(const unit_range&) { return 0.0; }
+[[nodiscard]] constexpr double range_high(const unit_range&) { return 1.0; }
+[[nodiscard]] constexpr double range_low(const reward_range& r) { return r.low; }
+[[nodiscard]] constexpr double range_high(const reward_range& r) { return r.high; }
+
+template <class F>
+decltype(auto) with_range(const reward_range& range, F&& f) {
+  if (range.low == 0.0 && range.high == 1.0) return f(unit_range{});
+  return f(range);
+}
+
+/// Runs f with a dense_view when the caller gave no mask, lengths, permutation or NaN policy, so
+/// that those checks are compiled out of the hot loops; otherwise with the response_view.
+template <class T, class F>
+decltype(auto) with_reader(const response_view<T>& in, F&& f) {
+  if (!in.mask && !in.lengths && !in.permutation && !in.skip_nan) return f(dense_view<T>{in.rewards});
+  return f(in);
+}
+
+template <class T>
+[[nodiscard]] bool masked_out(const response_view<T>& in, std::int64_t i) {
+  return in.mask && in.mask[i] == 0;
+}
+template <class T>
+[[nodiscard]] constexpr bool masked_out(const dense_view<T>&, std::int64_t) {
+  return false;
+}
+template <class T>
+[[nodiscard]] bool skips_nan(const response_view<T>& in) {
+  return in.skip_nan;
+}
+template <class T>
+[[nodiscard]] constexpr bool skips_nan(const dense_view<T>&) {
+  return false;
+}
+
+/// Parallel only where the work pays for a fork/join.
+[[nodiscard]] inline bool worth_parallel(std::int64_t responses, std::int64_t tokens = 0) {
+  return responses + tokens >= parallel_min_work;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scan: every check on the rewards, and the inputs of y_t, before anything is written
+
+/// The first thing wrong with the rewards, in the order a sequential scan meets it.
+struct scan_failure {
+  enum class kind : std::uint8_t { none, nan, non_finite, out_of_range, singleton };
+  kind what = kind::none;
+  std::int64_t where = 0;  ///< caller index of the reward, or the group
+  double value = 0.0;
+  void keep_first(const scan_failure& o) {
+    if (what == kind::none) *this = o;
+  }
+};
+
+/// Which checks a scan makes: estimate's (finite rewards, the size-1 rule), reweight's (rewards
+/// inside the declared range, y_t's counts), or both for the fused step.
+struct scan_rules {
+  bool estimate = false;
+  singleton_rule singleton = singleton_rule::zero;
+  bool reweight = false;
+  double success_threshold = 0.5;
+};
+
+struct scan_partial {
+  std::int64_t correct = 0, total = 0, degenerate = 0;
+  double reward_sum = 0.0;  ///< of normalised rewards (reweight rules)
+  scan_failure estimate_failure, reweight_failure;
+  void merge(const scan_partial& o) {
+    correct += o.correct;
+    total += o.total;
+    degenerate += o.degenerate;
+    reward_sum += o.reward_sum;
+    estimate_failure.keep_first(o.estimate_failure);
+    reweight_failure.keep_first(o.reweight_failure);
+  }
+};
+
+template <class Reader, class Range>
+void scan_block(const group_layout& layout, const Reader& in, const Range& range,
+                const scan_rules& rules, std::int64_t g0, std::int64_t g1, scan_partial& part) {
+  using kind = scan_failure::kind;
+  for (std::int64_t k = g0; k < g1; ++k) {
+    std::int64_t valid = 0, correct = 0;
+    double sum = 0.0, lo = INFINITY, hi = -INFINITY;
+    for (std::int64_t j = layout.begin(k); j < layout.end(k); ++j) {
+      const std::int64_t i = in.index(j);
+      if (masked_out(in, i)) continue;
+      const double r = in.reward(i);
+      if (std::isnan(r)) [[unlikely]] {
+        if (!skips_nan(in)) {
+          part.estimate_failure.keep_first({kind::nan, i, r});
+          part.reweight_failure.keep_first({kind::nan, i, r});
+        }
+        continue;
+      }
+      if (rules.estimate && !std::isfinite(r)) [[unlikely]]
+        part.estimate_failure.keep_first({kind::non_finite, i, r});
+      if (rules.reweight) {
+        if (!(r >= range_low(range) && r <= range_high(range))) [[unlikely]]
+          part.reweight_failure.keep_first({kind::out_of_range, i, r});
+        const double u = range.normalise(r);
+        sum += u;
+        correct += u >= rules.success_threshold;
+        lo = r < lo ? r : lo;
+        hi = r > hi ? r : hi;
+      }
+      ++valid;
+    }
+    if (rules.estimate && valid == 1 && rules.singleton == singleton_rule::reject) [[unlikely]]
+      part.estimate_failure.keep_first({kind::singleton, k, 0.0});
+    if (rules.reweight) {
+      part.reward_sum += sum;
+      part.correct += correct;
+      part.total += valid;
+      part.degenerate += lo == hi;
+    }
+  }
+}
+
+/// Throws the hadw::error a failure stands for, naming the offending reward or group.
+[[noreturn]] inline void raise(const scan_failure& f, const group_layout& layout,
+                               const reward_range& range) {
+  using kind = scan_failure::kind;
+  switch (f.what) {
+    case kind::nan:
+      throw error(concat("rewards[", f.where,
+                         "] is NaN; finite rewards required (or nan_policy::unscorable to "
+                         "exclude it)"));
+    case kind::non_finite:
+      throw error(concat("rewards[", f.where, "] is ", f.value, "; finite rewards required"));
+    case kind::out_of_range:
+      throw error(concat("rewards[", f.where, "] = ", f.value, " outside reward_range [",
+                         range.low, ", ", range.high, "]"));
+    case kind::singleton:
+      throw error(concat("group ", f.where, " (responses [", layout.begin(f.where), ", ",
+                         layout.end(f.where),
+                         ")) has a single valid response; groups of >= 2 required, or choose "
+                         "singleton_rule::zero / ::raw_reward"));
+    case kind::none: break;
+  }
+  throw error("internal: raise() without a failure");
+}
+
+/// Scans the rewards under `rules`. Reads only; never throws (failures are in the result).
+template <class T>
+[[nodiscard]] scan_partial scan(const group_layout& layout, const response_view<T>& view,
+                                const reward_range& range, const scan_rules& rules) {
+  const bool parallel = worth_parallel(layout.num_responses());
+  return with_reader(view, [&](const auto& in) {
+    return with_range(range, [&](const auto& rg) {
+      return reduce_blocks<scan_partial>(
+          layout.num_groups(), parallel, [&](std::int64_t g0, std::int64_t g1, scan_partial& p) {
+            scan_block(layout, in, rg, rules, g0, g1, p);
+          });
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The step: estimator -> HA-DW weight -> token rows, one group at a time
+
+/// No estimator stage: the advantages are read from the caller's buffer (hadw::reweight).
+struct no_estimator {};
+/// No weighting stage (hadw::estimate).
+struct no_weighting {};
+
+/// The HA-DW stage: the belief the weights are made with and eq. 16's lambda_scale.
+template <class Range>
+struct weighting {
+  double belief = 0.5;
+  double lambda_scale = 1.5;
+  Range range{};
+  bool warming_up = false;  ///< Phi = 1 (reweight_options::warmup_steps)
+};
+
+/// Phi of one group for each sign of the advantage. Eq. 14-16 read Â only through sgn(Â), so
+/// three evaluations of the shared phi() give every response's weight bit for bit, and the
+/// exponential is paid per group instead of per response.
+struct group_phi {
+  double neg = 1.0, zero = 1.0, pos = 1.0;
+  [[nodiscard]] double operator()(double a) const { return a > 0.0 ? pos : (a < 0.0 ? neg : zero); }
+};
+
+template <class Range>
+[[nodiscard]] group_phi make_group_phi(const weighting<Range>& w, double group_mean) {
+  if (w.warming_up) return {};
+  const double difficulty = history_difficulty(w.range.normalise(group_mean), w.belief);
+  return {phi(-1.0, difficulty, w.lambda_scale), phi(0.0, difficulty, w.lambda_scale),
+          phi(1.0, difficulty, w.lambda_scale)};
+}
+
+/// No token stage.
+struct no_rows {
+  static constexpr bool active = false;
+  bool stream = false;
+  template <class U>
+  void operator()(std::int64_t, U) const {}
+};
+
+/// Token rows under a per-token mask [N, L].
+template <class M, class V>
+struct mask_rows {
+  static constexpr bool active = true;
+  const M* mask;
+  V* out;
+  std::size_t L;
+  bool stream;
+  template <class U>
+  void operator()(std::int64_t i, U a) const {
+    const std::size_t row = static_cast<std::size_t>(i) * L;
+    select_row(out + row, mask + row, static_cast<V>(a), L, stream);
+  }
+};
+
+/// Right-padded token rows of per-row lengths (validated to lie in [0, L]).
+template <class I, class V>
+struct length_rows {
+  static constexpr bool active = true;
+  const I* lengths;
+  V* out;
+  std::size_t L;
+  bool stream;
+  template <class U>
+  void operator()(std::int64_t i, U a) const {
+    fill_row(out + static_cast<std::size_t>(i) * L, static_cast<V>(a),
+             static_cast<std::size_t>(lengths[i]), L, stream);
+  }
+};
+
+template <class V>
+[[nodiscard]] bool stream_tokens(std::int64_t tokens) {
+  return static_cast<std::size_t>(tokens) * sizeof(V) >= streaming_store_min_bytes;
+}
+
+/// estimator<>::advantage with the group-invariant scale s_k evaluated once per group.
+///
+/// advantage() is d == 0 ? 0 : d / s with d = baseline.deviation(...) and s = scale.scale(g, b);
+/// s depends on the group only, but an optimiser may not hoist it (it hides a sqrt and a
+/// division behind branches), which costs two divisions and a square root per response. Where
+/// s is positive and finite the hoisted form below is that expression exactly; anywhere else
+/// (s = 0 with eps = 0, NaN) the group falls back to calling advantage() per response, so the
+/// shared formula keeps the last word on the edge cases.
+template <class Est>
+struct group_advantage {
+  double s = 1.0;
+  bool hoisted = false;
+  group_advantage(const Est& est, const group_stats& g, const batch_stats& b)
+      : s(est.scale.scale(g, b)), hoisted(s > 0.0 && s < INFINITY) {}
+  [[nodiscard]] double operator()(const Est& est, const group_stats& g, const batch_stats& b,
+                                  double r, std::int64_t pos) const {
+    if (!hoisted) return est.advantage(g, b, r, pos);
+    const double d = est.baseline.deviation(g, b, r, pos);
+    const double q = d / s;  // computed unconditionally so the loop can be vectorised
+    return d == 0.0 ? 0.0 : q;
+  }
+};
+
+/// The diagnostics of the weighting stage (step_stats' phi_*, adv_*).
+struct step_partial {
+  moments phi, before, after;
+  void merge(const step_partial& o) {
+    phi.merge(o.phi);
+    before.merge(o.before);
+    after.merge(o.after);
+  }
+};
+
+/// One group through every active stage. Each response's advantage is rounded to U before it is
+/// weighted, exactly as when estimate() writes it and reweight() reads it back.
+///
+/// The estimator, batch statistics and reader are taken by value: as locals they cannot alias
+/// the output, so the compiler hoists the group-invariant part of the advantage (the scale:
+/// sqrt, eps) out of the response loop instead of recomputing it per response.
+template <class Est, class W, class Reader, class U, class Rows>
+void step_group(const Est est, const batch_stats batch, const W w, const Reader in,
+                std::int64_t begin, std::int64_t end, U* adv, const Rows& rows,
+                step_partial& part) {
+  constexpr bool estimating = !std::is_same_v<Est, no_estimator>;
+  constexpr bool weighting_on = !std::is_same_v<W, no_weighting>;
+  const group_stats raw = compute_group_stats(in, begin, end);
+  group_stats g;
+  bool zero_all = false;
+  if constexpr (estimating) {
+    g = rule_applied<U>(raw, est.singleton);
+    zero_all = g.count == 1 && est.singleton == singleton_rule::zero;
+  }
+  group_phi ph;
+  step_partial local;
+  if constexpr (weighting_on)
+    if (raw.count > 0) ph = make_group_phi(w, raw.mean);
+  if constexpr (estimating) {  // first loop: the advantages (vectorisable for dense input)
+    const group_advantage<Est> advantage(est, g, batch);
+    for (std::int64_t j = begin; j < end; ++j) {
+      const std::int64_t i = in.index(j);
+      adv[i] = (zero_all || !in.valid(i))
+                   ? U(0)
+                   : static_cast<U>(advantage(est, g, batch, in.reward(i), j - begin));
+    }
+  }
+  if constexpr (weighting_on || Rows::active) {  // second loop: weights, diagnostics, rows
+    for (std::int64_t j = begin; j < end; ++j) {
+      const std::int64_t i = in.index(j);
+      U a = adv[i];
+      if constexpr (weighting_on) {
+        if (in.valid(i)) {
+          const auto x = static_cast<double>(a);
+          const double f = ph(x);
+          a = static_cast<U>(x * f);
+          local.phi.add(f);
+          local.before.add(x);
+          local.after.add(static_cast<double>(a));
+          adv[i] = a;
+        }
+      }
+      rows(i, a);
+    }
+  }
+  if constexpr (weighting_on) part.merge(local);
+}
+
+/// Runs the step over every group in fixed blocks (in parallel when worth it).
+template <class Est, class W, class Reader, class U, class Rows>
+[[nodiscard]] step_partial run_step(const group_layout& layout, const Est& est,
+                                    const batch_stats& batch, const W& w, const Reader& in,
+                                    U* adv, const Rows& rows, std::int64_t tokens) {
+  const bool parallel = worth_parallel(layout.num_responses(), tokens);
+  return reduce_blocks<step_partial>(
+      layout.num_groups(), parallel, [&](std::int64_t g0, std::int64_t g1, step_partial& part) {
+        for (std::int64_t k = g0; k < g1; ++k)
+          step_group(est, batch, w, in, layout.begin(k), layout.end(k), adv, rows, part);
+        if (rows.stream) streaming_fence();
+      });
+}
+
+/// Token rows alone (hadw::broadcast_to_tokens): rows in chunks, no reduction.
+template <class T, class Rows>
+void run_rows(const T* adv, std::int64_t n, std::int64_t tokens, const Rows& rows) {
+  for_chunks(n, 64, worth_parallel(n, tokens), [&](std::int64_t r0, std::int64_t r1) {
+    for (std::int64_t i = r0; i < r1; ++i) rows(i, adv[i]);
+    if (rows.stream) streaming_fence();
+  });
+}
+
+}  // namespace hadw::detail::cpu
