@@ -1,0 +1,349 @@
+// hadw::mpi: data-parallel HA-DW over MPI. Every rank weights its slice of the batch with one
+// shared prior C_t^-, and every rank observes the same global y_t, so every rank's difficulty
+// anchor stays bit-identical to the others' and to a single-process run over the whole batch.
+//
+// Opt-in (not in hadw.hpp): link hadw::mpi (CMake option HADW_ENABLE_MPI), which brings
+// MPI::MPI_CXX. hadw does no communication of its own; this header is a thin layer over MPI
+// collectives and the communication-agnostic API of reweight.hpp (reweight_options::update_anchor =
+// false, then difficulty_anchor::observe). docs/distributed.md shows the same recipe for
+// torch.distributed.
+#pragma once
+
+#include <hadw/anchor.hpp>
+#include <hadw/detail/bytes.hpp>
+#include <hadw/error.hpp>
+#include <hadw/layout.hpp>
+#include <hadw/reweight.hpp>
+
+#include <mpi.h>
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <cstdint>
+#include <exception>
+#include <limits>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace hadw::mpi {
+
+/// How the global observation y_t crossed the ranks.
+enum class reduction_path : std::uint8_t {
+  /// Integer counts only (one MPI_Allreduce): observation_kind::success_rate, or mean_reward when
+  /// every normalised reward is exactly 0 or 1. Integer sums are associative, so the result is
+  /// independent of rank count, rank order and MPI's reduction algorithm.
+  counts,
+  /// mean_reward with non-binary rewards: a double sum depends on the association of its terms,
+  /// so the group sizes and every normalised reward are gathered in rank order (MPI_Allgatherv)
+  /// and every rank runs hadw's own batch scan over the gathered batch: the single-process sum,
+  /// term for term and bracket for bracket.
+  ordered_values,
+};
+
+/// step_stats of this rank's slice (batch_accuracy, correct, total, phi_*, adv_* are local;
+/// prior, posterior, eta, weighting_belief and step are the shared anchor's), plus the global
+/// observation every rank fed its anchor.
+struct synchronized_stats : step_stats {
+  double global_accuracy = NAN;     ///< y_t of the whole global batch (what the anchor observed)
+  std::int64_t global_correct = 0;  ///< sum over ranks of step_stats::correct
+  std::int64_t global_total = 0;    ///< sum over ranks of step_stats::total
+  int world_size = 0;
+  reduction_path path = reduction_path::counts;
+
+  /// step_stats::for_each, then "hadw/global_accuracy", "hadw/global_correct",
+  /// "hadw/global_total".
+  template <class F>
+  void for_each(F&& f) const {
+    step_stats::for_each(f);
+    f(std::string_view("hadw/global_accuracy"), global_accuracy);
+    f(std::string_view("hadw/global_correct"), static_cast<double>(global_correct));
+    f(std::string_view("hadw/global_total"), static_cast<double>(global_total));
+  }
+};
+
+namespace detail {
+
+/// MPI reports failures through return codes only under MPI_ERRORS_RETURN (the default handler
+/// aborts). A failed collective is not a bad argument, hence std::runtime_error.
+inline void check(int rc, const char* call) {
+  if (rc == MPI_SUCCESS) [[likely]]
+    return;
+  char text[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  if (MPI_Error_string(rc, text, &len) != MPI_SUCCESS) len = 0;
+  throw std::runtime_error(std::string("hadw::mpi: ") + call +
+                           " failed: " + std::string(text, len));
+}
+
+inline int rank_of(MPI_Comm comm) {
+  int r = 0;
+  check(MPI_Comm_rank(comm, &r), "MPI_Comm_rank");
+  return r;
+}
+inline int size_of(MPI_Comm comm) {
+  int n = 0;
+  check(MPI_Comm_size(comm, &n), "MPI_Comm_size");
+  return n;
+}
+
+/// What one rank contributes to y_t.
+struct local_counts {
+  std::int64_t correct = 0;  ///< normalised reward >= success_threshold
+  std::int64_t ones = 0;     ///< normalised reward == 1 (the sum of a 0/1 batch)
+  std::int64_t total = 0;    ///< valid responses
+  bool binary = true;        ///< every valid normalised reward is exactly 0 or 1
+};
+
+/// Visits every response in group order (groups in layout order, then group-order positions
+/// within a group, as the batch scan walks them), passing its normalised reward, or NaN when the
+/// response is masked out or unscorable. Checks only what it needs to walk safely; the full
+/// validation is scan_for_reweight's.
+template <class R, class F>
+void for_each_in_group_order(const group_layout& layout, std::span<R> rewards,
+                             const reweight_options& opt, F&& f) {
+  hadw::detail::require_size(rewards.size(), static_cast<std::size_t>(layout.num_responses()),
+                             "rewards", "layout.num_responses()");
+  if (!opt.mask.empty())
+    hadw::detail::require_size(opt.mask.size(), rewards.size(), "mask", "layout.num_responses()");
+  for (std::int64_t k = 0; k < layout.num_groups(); ++k) {
+    for (std::int64_t j = layout.begin(k); j < layout.end(k); ++j) {
+      const auto i = static_cast<std::size_t>(layout.index(j));
+      const double r = static_cast<double>(rewards[i]);
+      if ((!opt.mask.empty() && opt.mask[i] == 0) || std::isnan(r)) {
+        hadw::detail::require(!std::isnan(r) || opt.nan == nan_policy::unscorable ||
+                                  (!opt.mask.empty() && opt.mask[i] == 0),
+                              "rewards[", i,
+                              "] is NaN; finite rewards required (or nan_policy::unscorable to "
+                              "exclude it)");
+        f(std::numeric_limits<double>::quiet_NaN());
+      } else {
+        f(opt.range.normalise(r));
+      }
+    }
+  }
+}
+
+/// Validates this rank's inputs exactly as hadw::reweight would (it throws on the same inputs,
+/// with the same messages), except that a slice with no valid response is allowed: the global
+/// batch may still have some.
+template <class A, class R>
+[[nodiscard]] local_counts validate_and_count(grouped_span<A> advantages, grouped_span<R> rewards,
+                                              const reweight_options& opt) {
+  opt.validate();
+  const group_layout& layout = *rewards.layout;
+  hadw::detail::require(advantages.layout == rewards.layout || *advantages.layout == layout,
+                        "advantages and rewards must share one group layout");
+  local_counts c;
+  for_each_in_group_order(layout, rewards.values, opt, [&](double u) {
+    if (std::isnan(u)) return;
+    ++c.total;
+    c.correct += u >= opt.success_threshold;
+    c.ones += u == 1.0;
+    c.binary = c.binary && (u == 0.0 || u == 1.0);
+  });
+  if (c.total > 0) {
+    (void)hadw::detail::scan_for_reweight(advantages, rewards, opt);  // range, advantages, ...
+  } else {
+    hadw::detail::require_size(advantages.values.size(), rewards.values.size(), "advantages",
+                               "rewards.size()");
+  }
+  return c;
+}
+
+/// MPI_Allgatherv of `mine` in rank order (every rank receives the concatenation).
+template <class T>
+[[nodiscard]] std::vector<T> allgather_in_rank_order(MPI_Comm comm, const std::vector<T>& mine,
+                                                     MPI_Datatype type) {
+  const int ranks = size_of(comm);
+  const auto r = static_cast<std::size_t>(ranks);
+  // MPI counts are int: a step's responses (at most a few 10^5) are far below INT_MAX.
+  hadw::detail::require(mine.size() <= static_cast<std::size_t>(INT_MAX),
+                        "hadw::mpi: ", mine.size(),
+                        " values on one rank exceed MPI's int count limit");
+  const int n = static_cast<int>(mine.size());
+  std::vector<int> counts(r), displs(r);
+  check(MPI_Allgather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, comm), "MPI_Allgather");
+  std::int64_t total = 0;
+  for (std::size_t q = 0; q < r; ++q) {
+    hadw::detail::require(total <= INT_MAX, "hadw::mpi: ", total,
+                          " values in one step exceed MPI's int displacement limit");
+    displs[q] = static_cast<int>(total);
+    total += counts[q];
+  }
+  std::vector<T> all(static_cast<std::size_t>(total));
+  check(MPI_Allgatherv(mine.data(), n, type, all.data(), counts.data(), displs.data(), type, comm),
+        "MPI_Allgatherv");
+  return all;
+}
+
+/// y_t for mean_reward with non-binary rewards, computed as the single process computes it: the
+/// global batch's group sizes and normalised rewards (NaN where excluded) are gathered in rank
+/// order, and hadw's own batch scan runs over them with the global group structure. Whatever
+/// association that scan uses for its double sum (per group, then fixed blocks of groups), the
+/// terms and their grouping are the single process's, so the bits are too.
+template <class R>
+[[nodiscard]] double gathered_mean_reward(MPI_Comm comm, const group_layout& layout,
+                                          std::span<R> rewards, const reweight_options& opt) {
+  std::vector<std::int64_t> sizes(static_cast<std::size_t>(layout.num_groups()));
+  for (std::int64_t k = 0; k < layout.num_groups(); ++k)
+    sizes[static_cast<std::size_t>(k)] = layout.size(k);
+  std::vector<double> values;
+  values.reserve(static_cast<std::size_t>(layout.num_responses()));
+  for_each_in_group_order(layout, rewards, opt, [&](double u) { values.push_back(u); });
+
+  const std::vector<std::int64_t> all_sizes = allgather_in_rank_order(comm, sizes, MPI_INT64_T);
+  const std::vector<double> all_values = allgather_in_rank_order(comm, values, MPI_DOUBLE);
+  std::vector<std::int64_t> offsets(all_sizes.size() + 1, 0);
+  for (std::size_t k = 0; k < all_sizes.size(); ++k) offsets[k + 1] = offsets[k] + all_sizes[k];
+  const auto global = group_layout::from_offsets(offsets);
+
+  reweight_options gathered;  // values are normalised already: range [0, 1] maps u to u exactly
+  gathered.nan = nan_policy::unscorable;
+  gathered.observation = observation_kind::mean_reward;
+  return hadw::detail::scan_rewards(global, std::span<const double>(all_values), gathered)
+      .accuracy(observation_kind::mean_reward);
+}
+
+}  // namespace detail
+
+/// One data-parallel HA-DW step (paper §3, DESIGN.md §3 "Data-parallel"). Collective: every rank
+/// of `comm` calls it once per step with its own slice (its prompts' groups) and its replica of
+/// the anchor. Then:
+///   1. each rank validates its slice and counts (correct, ones, total) — nothing is written yet;
+///   2. ONE MPI_Allreduce(MPI_SUM) of five int64: the counts, plus "ranks that failed" and "ranks
+///      with non-binary rewards". The flags cost nothing extra (one latency-bound message) and
+///      keep a rank whose input is bad from leaving the others blocked in a collective: every
+///      rank throws instead, and no rank has touched its advantages or anchor;
+///   3. y_t = global correct / total (success_rate), global ones / total (mean_reward, 0/1
+///      rewards), or, for mean_reward with non-binary rewards, the batch scan of the gathered
+///      global batch (reduction_path::ordered_values: two MPI_Allgather + MPI_Allgatherv pairs,
+///      one of the group sizes, one of the normalised rewards, 8 bytes per response);
+///   4. each rank weights its advantages with the shared belief (C_t^- for anchor_timing::prior,
+///      C_t^+ for ::posterior) and its anchor observes y_t.
+///
+/// Exactness: if rank r's slice is the r-th contiguous block of the global batch's groups (in
+/// layout order), the anchor after every step and every weighted advantage equal, bit for bit,
+/// those of hadw::reweight on the whole batch in one process. With any other split (e.g. a
+/// strided sampler), the counts path is still exactly that, and the ordered path still gives
+/// every rank the same bits (the anchors never diverge), those of one process fed the groups in
+/// rank order.
+///
+/// The weighting itself is rank-local: Phi needs only the group's p̂ and the shared belief. An
+/// estimator with batch-level statistics (grpo_batch_std, reinforce_pp_baseline) needs its batch
+/// moments reduced across ranks before hadw::estimate; that is not done here.
+///
+/// A rank whose slice has no valid response (all masked or unscorable) takes part and writes
+/// nothing; only a global batch with no valid response is an error. Throws hadw::error on every
+/// rank when any rank's input is invalid (that rank's message is hadw::reweight's), before any
+/// rank writes anything.
+template <class A, class R, class Belief>
+synchronized_stats synchronized_reweight(MPI_Comm comm, grouped_span<A> advantages,
+                                         grouped_span<R> rewards, difficulty_anchor<Belief>& anchor,
+                                         const reweight_options& options = {}) {
+  static_assert(!std::is_const_v<A>,
+                "hadw::mpi::synchronized_reweight: advantages must be writable (std::span<T>)");
+  const int ranks = detail::size_of(comm);
+
+  detail::local_counts local;
+  std::exception_ptr failure;  // rethrown after the collective, so no rank is left waiting in it
+  try {
+    local = detail::validate_and_count(advantages, rewards, options);
+  } catch (...) {
+    failure = std::current_exception();
+  }
+
+  // {correct, ones, total, failed ranks, ranks with non-binary rewards}
+  std::int64_t sums[5] = {local.correct, local.ones, local.total, failure ? 1 : 0,
+                          local.binary ? 0 : 1};
+  detail::check(MPI_Allreduce(MPI_IN_PLACE, sums, 5, MPI_INT64_T, MPI_SUM, comm), "MPI_Allreduce");
+  if (sums[3] > 0) {
+    if (failure) std::rethrow_exception(failure);
+    throw hadw::error(hadw::detail::concat("hadw::mpi::synchronized_reweight: ", sums[3], " of ",
+                                           ranks,
+                                           " ranks had invalid input (see their errors); "
+                                           "no rank weighted or observed this step"));
+  }
+  hadw::detail::require(
+      sums[2] > 0, "rewards: no valid response in the global batch (all masked or unscorable)");
+
+  synchronized_stats st;
+  st.world_size = ranks;
+  st.global_correct = sums[0];
+  st.global_total = sums[2];
+  difficulty_anchor<Belief> observed = anchor;  // `anchor` stays untouched until the end
+  if (options.observation == observation_kind::success_rate) {
+    observed.observe(sums[0], sums[2]);
+  } else if (sums[4] == 0) {
+    observed.observe(sums[1], sums[2]);  // the sum of 0/1 rewards is the integer `ones`
+  } else {
+    st.path = reduction_path::ordered_values;
+    observed.observe(detail::gathered_mean_reward(comm, *rewards.layout, rewards.values, options));
+  }
+  st.global_accuracy = observed.last_observation();
+
+  // Weight with the shared belief. reweight's own warm-up test reads the anchor it is given, so
+  // the decision (made on the shared step count) is passed down as "always" or "never".
+  difficulty_anchor<Belief>& weighting = options.timing == anchor_timing::prior ? anchor : observed;
+  if (local.total > 0) {
+    reweight_options o = options;
+    o.update_anchor = false;
+    o.timing = anchor_timing::prior;
+    o.warmup_steps =
+        anchor.step() < options.warmup_steps ? std::numeric_limits<std::int64_t>::max() : 0;
+    static_cast<step_stats&>(st) = hadw::reweight(advantages, rewards, weighting, o);
+  } else {
+    st.num_groups = rewards.layout->num_groups();
+  }
+  st.prior = anchor.prior();
+  st.weighting_belief = weighting.prior();
+  anchor = std::move(observed);
+  st.posterior = anchor.prior();
+  st.eta = anchor.eta();
+  st.step = anchor.step();
+  return st;
+}
+
+/// FNV-1a (64 bit) of anchor.save(): equal states hash equal; a difference is missed with
+/// probability about 2^-64.
+template <class Belief>
+[[nodiscard]] std::uint64_t state_hash(const difficulty_anchor<Belief>& anchor) {
+  const std::vector<std::uint8_t> bytes = anchor.save();
+  return hadw::detail::fnv1a64(bytes);
+}
+
+/// Collective: the lowest rank whose anchor state differs from rank 0's, or -1 when every rank
+/// holds rank 0's state. One MPI_Bcast of rank 0's state_hash, one MPI_Allreduce(MPI_MIN); every
+/// rank gets the same answer.
+template <class Belief>
+[[nodiscard]] int first_divergent_rank(MPI_Comm comm, const difficulty_anchor<Belief>& anchor) {
+  const std::uint64_t mine = state_hash(anchor);
+  std::uint64_t root = mine;
+  detail::check(MPI_Bcast(&root, 1, MPI_UINT64_T, 0, comm), "MPI_Bcast");
+  const int ranks = detail::size_of(comm);
+  int divergent = mine == root ? ranks : detail::rank_of(comm);
+  detail::check(MPI_Allreduce(MPI_IN_PLACE, &divergent, 1, MPI_INT, MPI_MIN, comm),
+                "MPI_Allreduce");
+  return divergent == ranks ? -1 : divergent;
+}
+
+/// Collective: whether every rank holds the same anchor state as rank 0 (same answer on all).
+template <class Belief>
+[[nodiscard]] bool anchors_identical(MPI_Comm comm, const difficulty_anchor<Belief>& anchor) {
+  return first_divergent_rank(comm, anchor) < 0;
+}
+
+/// Collective: throws hadw::error on every rank, naming the first divergent rank, unless every
+/// rank holds rank 0's anchor state. Cheap enough to call every step, or after a checkpoint load.
+template <class Belief>
+void require_identical_anchors(MPI_Comm comm, const difficulty_anchor<Belief>& anchor) {
+  const int r = first_divergent_rank(comm, anchor);
+  hadw::detail::require(r < 0, "anchor: rank ", r,
+                        "'s difficulty_anchor state differs from rank 0's "
+                        "(state_hash); data-parallel ranks must observe the same global counts");
+}
+
+}  // namespace hadw::mpi
