@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The Python package: `pip install .` into a fresh virtual environment together with the peers it
+# is checked against (torch, verl, TRL, from PyPI), then pytest. HADW_REQUIRE_PEERS=1 turns a
+# missing peer into a failure: the cross-checks must run here, never skip.
+set -euo pipefail
+venv=build-python/venv
+rm -rf "$venv"
+python3 -m venv "$venv"
+py="$venv/bin/python"
+pip=("$py" -m pip install --quiet --disable-pip-version-check)
+
+# torch on the CPU. PyPI's Linux wheel links libtorch_cuda against the nvidia-* CUDA libraries,
+# so `pip install --no-deps torch` cannot be imported (libcufile.so.0 missing); its declared
+# dependencies are needed even without a GPU (about 3 GB to download, about 1 minute here).
+"${pip[@]}" "torch==2.15.0" numpy pytest
+
+# The peers, at the versions the cross-checks were written against. Their own dependency lists
+# pull in a whole training stack (ray[default], vllm-facing extras, wandb, ...): install them
+# --no-deps, plus the modules that importing verl.trainer.ppo.core_algos and
+# trl.trainer.grpo_trainer needs.
+"${pip[@]}" --no-deps "verl==0.9.1" "trl==1.16.0"
+"${pip[@]}" packaging ray omegaconf codetiming orjson "tensordict>=0.8,<=0.10.0,!=0.9.0" \
+  "transformers>=5.5.3,<5.11,!=5.6.0" accelerate datasets pandas
+
+# The package itself, as a user installs it.
+CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" "${pip[@]}" .
+
+HADW_REQUIRE_PEERS=1 "$py" -m pytest -q python/tests
