@@ -31,6 +31,7 @@ from ._core import (
     phi,
 )
 from . import _core
+from ._core import theory
 
 __all__ = [
     "DifficultyAnchor",
@@ -47,6 +48,7 @@ __all__ = [
     "magnitude",
     "phi",
     "reweight",
+    "theory",
 ]
 
 ESTIMATORS = (

@@ -7,6 +7,7 @@
 #include "options.hpp"
 
 #include <hadw/hadw.hpp>
+#include <hadw/theory/binary.hpp>
 
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
@@ -474,4 +475,17 @@ NB_MODULE(_core, m) {
   m.def("magnitude", &hadw::magnitude, "difficulty"_a, "Eq. 15: M = |diff|.");
   m.def("phi", &hadw::phi, "advantage"_a, "difficulty"_a, "lambda_scale"_a,
         "Eq. 16: Phi = lambda_scale * exp(D * M).");
+
+  // The paper's binary-reward theory (hadw/theory/binary.hpp): closed forms, double precision.
+  auto theory = m.def_submodule("theory", "The paper's bias results for binary rewards (§2).");
+  theory.def("non_degenerate_probability", &hadw::theory::non_degenerate_probability, "p"_a,
+             "G"_a, "P(S) = 1 - (1-p)^G - p^G: the group carries a gradient.");
+  theory.def("expected_baseline", &hadw::theory::expected_baseline, "p"_a, "G"_a,
+             "Lemma 2: E[p_hat | S] = (p - p^G) / (1 - (1-p)^G - p^G).");
+  theory.def("bias", &hadw::theory::bias, "p"_a, "G"_a,
+             "Lemma 2: A - E[A_hat | S] = E[p_hat | S] - p (> 0: underestimated).");
+  theory.def("underestimation_probability", &hadw::theory::underestimation_probability, "G"_a,
+             "a"_a, "b"_a, "Theorem 2 tables: P(A_hat < A | S) for p uniform on (a, b).");
+  theory.def("overestimation_probability", &hadw::theory::overestimation_probability, "G"_a,
+             "a"_a, "b"_a, "Theorem 2 tables: P(A_hat > A | S) for p uniform on (a, b).");
 }

@@ -267,6 +267,24 @@ def test_theory_functions_are_the_papers_equations():
     assert hadw.phi(1.0, -0.25, 1.5) == pytest.approx(1.5 * np.exp(0.25))
 
 
+def test_binary_theory_closed_forms():
+    from math import comb
+
+    for G in (2, 4, 8):
+        for p in (0.1, 0.3, 0.5, 0.8):
+            ps = 1 - (1 - p) ** G - p ** G
+            assert hadw.theory.non_degenerate_probability(p, G) == pytest.approx(ps, rel=1e-12)
+            e = sum(k / G * comb(G, k) * p ** k * (1 - p) ** (G - k) for k in range(1, G)) / ps
+            assert hadw.theory.expected_baseline(p, G) == pytest.approx(e, rel=1e-12)
+            assert hadw.theory.bias(p, G) == pytest.approx(e - p, abs=1e-12)
+    # Corollary: surely underestimated for p < 1/G; > 0.78 on p < 0.25 for 2 <= G <= 8.
+    assert hadw.theory.underestimation_probability(4, 0.0, 0.25) == pytest.approx(1.0)
+    assert hadw.theory.underestimation_probability(8, 0.0, 0.25) > 0.78
+    assert hadw.theory.overestimation_probability(8, 0.75, 1.0) > 0.78
+    with pytest.raises(hadw.Error, match="G >= 2"):
+        hadw.theory.bias(0.3, 1)
+
+
 # ------------------------------------------------------------------------------------------
 # Python == C++, bit for bit
 
