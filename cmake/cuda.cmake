@@ -28,6 +28,9 @@ else()  # CMake < 3.26 knows no C++20 for nvcc (cuda_std_20 is "not known"): ask
   target_compile_options(hadw_cuda INTERFACE $<$<COMPILE_LANGUAGE:CUDA>:-std=c++20>)
 endif()
 
+# `cmake --build <dir> --target hadw_cuda_all`: every CUDA test and benchmark, and nothing else
+# (what scripts/test.d/60-cuda.sh builds).
+add_custom_target(hadw_cuda_all)
 if(HADW_BUILD_TESTS)
   add_subdirectory(${PROJECT_SOURCE_DIR}/tests/cuda ${PROJECT_BINARY_DIR}/tests/cuda)
 endif()

@@ -162,17 +162,7 @@ void fill_step_stats(step_stats& st, const workspace_header& h, const reweight_o
   st.num_groups = num_groups;
   st.degenerate_fraction =
       static_cast<double>(h.scan.degenerate) / static_cast<double>(num_groups);
-  const auto host_moments = [](const run_moments& m) {
-    detail::moments out;
-    out.n = m.n;
-    out.sum = m.sum;
-    out.sq = m.sq;
-    out.min = m.min;
-    out.max = m.max;
-    return out;
-  };
-  const auto phi_m = host_moments(h.apply.phi), before = host_moments(h.apply.before),
-             after = host_moments(h.apply.after);
+  const run_moments &phi_m = h.apply.phi, &before = h.apply.before, &after = h.apply.after;
   st.phi_min = phi_m.min;
   st.phi_max = phi_m.max;
   st.phi_mean = phi_m.mean();

@@ -137,13 +137,21 @@ __device__ auto load_group(const Args& a, std::int64_t k, int sub, int lane, uns
   return s;
 }
 
+/// The group's statistics under the estimator's size-1 rule (verl's raw_reward: mean 0, std 1;
+/// group_stats::make_raw_singleton is the shared definition).
+[[nodiscard]] HADW_HOST_DEVICE inline group_stats with_singleton_rule(group_stats g,
+                                                                      singleton_rule rule) {
+  if (g.count == 1 && rule == singleton_rule::raw_reward) g.make_raw_singleton();
+  return g;
+}
+
 /// One group's share of the estimator's batch statistics: the per-group body of estimate.hpp's
 /// compute_batch_stats (same order inside the group; groups then merge in a fixed tree).
 template <class T, class Est>
 __device__ void accumulate_batch(batch_stats& b, const Est& est, const group_slot<T>& s,
                                  const group_stats& raw, bool weighted) {
   b.merge_raw(raw);
-  const group_stats g = rule_applied<T>(raw, est.singleton);
+  const group_stats g = with_singleton_rule(raw, est.singleton);
   if (g.count == 1 && est.singleton == singleton_rule::zero) return;  // advantage 0 only
   for (std::int64_t j = s.lo; j < s.lo + s.n; ++j) {
     const std::int64_t i = s.view.index(j);
@@ -289,7 +297,7 @@ __global__ void __launch_bounds__(max_block_threads)
     const group_stats raw = compute_group_stats(s.view, s.lo, s.lo + s.n);
     batch_stats b;
     if constexpr (estimating && Est::needs_batch_stats) b = a.ws->scan.batch;
-    const group_stats g = rule_applied<T>(raw, a.est.singleton);
+    const group_stats g = with_singleton_rule(raw, a.est.singleton);
     const bool zero_all = g.count == 1 && a.est.singleton == singleton_rule::zero;
     const bool weigh = weighting && raw.count > 0;
     const double difficulty = history_difficulty(a.range.normalise(raw.mean), a.belief);

@@ -6,14 +6,15 @@
 #include <hadw/batch_stats.hpp>
 #include <hadw/stats.hpp>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
 
 namespace hadw::detail::cuda {
 
-/// n, sum, sum of squares, min and max of one quantity: the device twin of reweight.hpp's
-/// host-only detail::moments (same fields, same min/max comparisons), merged in a fixed order.
+/// n, sum, sum of squares, min and max of one quantity (what step_stats reports of Phi and of
+/// the advantages), with the CPU backend's comparisons, merged in a fixed order.
 struct run_moments {
   std::int64_t n;
   double sum, sq, min, max;
@@ -25,6 +26,16 @@ struct run_moments {
     sq += v * v;
     min = v < min ? v : min;  // std::min(min, v)
     max = max < v ? v : max;  // std::max(max, v)
+  }
+  /// NaN when empty, as step_stats reports it.
+  [[nodiscard]] HADW_HOST_DEVICE double mean() const {
+    return n ? sum / static_cast<double>(n) : NAN;
+  }
+  /// Population standard deviation, one-pass form (a diagnostic; the CPU backend's formula).
+  [[nodiscard]] HADW_HOST_DEVICE double stddev() const {
+    if (!n) return NAN;
+    const double m = mean(), v = sq / static_cast<double>(n) - m * m;
+    return std::sqrt(0.0 < v ? v : 0.0);
   }
   HADW_HOST_DEVICE void merge(const run_moments& o) {
     n += o.n;
