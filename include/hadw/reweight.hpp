@@ -3,7 +3,6 @@
 
 #include <hadw/anchor.hpp>
 #include <hadw/backend/cpu.hpp>
-#include <hadw/detail/moments.hpp>
 #include <hadw/error.hpp>
 #include <hadw/layout.hpp>
 #include <hadw/stats.hpp>
@@ -186,13 +185,13 @@ step_stats weigh_step(difficulty_anchor<Belief>& anchor, const reweight_scan& sc
     return run(cpu::weighting<std::remove_cvref_t<decltype(range)>>{
         belief, options.lambda_scale, range, anchor.step() < options.warmup_steps});
   });
-  st.phi_min = part.phi.min;
-  st.phi_max = part.phi.max;
-  st.phi_mean = part.phi.mean();
-  st.adv_mean_before = part.before.mean();
-  st.adv_std_before = part.before.stddev();
-  st.adv_mean_after = part.after.mean();
-  st.adv_std_after = part.after.stddev();
+  st.phi_min = part.phi_min;
+  st.phi_max = part.phi_max;
+  st.phi_mean = part.mean(part.phi_sum);
+  st.adv_mean_before = part.mean(part.before_sum);
+  st.adv_std_before = part.stddev(part.before_sum, part.before_sq);
+  st.adv_mean_after = part.mean(part.after_sum);
+  st.adv_std_after = part.stddev(part.after_sum, part.after_sq);
 
   if (options.update_anchor) anchor = std::move(observed);
   st.posterior = anchor.prior();

@@ -129,13 +129,15 @@ template <response_reader View>
       g.min = g.max = r;
       g.argmax = j - begin;
       g.second_max = -INFINITY;
-    } else if (r > g.max) {
-      g.second_max = g.max;
-      g.max = r;
-      g.argmax = j - begin;
     } else {
-      if (r > g.second_max) g.second_max = r;
-      if (r < g.min) g.min = r;
+      // Selects, not branches: with 0/1 rewards "a new maximum" is a coin flip per response,
+      // and a mispredicted branch costs more than the whole update. (A new maximum exceeds
+      // the minimum, so updating min unconditionally changes nothing.)
+      const bool new_max = r > g.max;
+      g.second_max = new_max ? g.max : (r > g.second_max ? r : g.second_max);
+      g.argmax = new_max ? j - begin : g.argmax;
+      g.max = new_max ? r : g.max;
+      g.min = r < g.min ? r : g.min;
     }
     ++g.count;
     sum += r;

@@ -15,7 +15,6 @@
 #include <hadw/backend/tags.hpp>
 #include <hadw/batch_stats.hpp>
 #include <hadw/detail/blocks.hpp>
-#include <hadw/detail/moments.hpp>
 #include <hadw/detail/row_store.hpp>
 #include <hadw/error.hpp>
 #include <hadw/estimators.hpp>
@@ -23,6 +22,7 @@
 #include <hadw/stats.hpp>
 #include <hadw/weighting.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -67,6 +67,11 @@ decltype(auto) with_reader(const response_view<T>& in, F&& f) {
   if (!in.mask && !in.lengths && !in.permutation && !in.skip_nan) return f(dense_view<T>{in.rewards});
   return f(in);
 }
+
+template <class R>
+inline constexpr bool is_dense_view = false;
+template <class T>
+inline constexpr bool is_dense_view<dense_view<T>> = true;
 
 template <class T>
 [[nodiscard]] bool masked_out(const response_view<T>& in, std::int64_t i) {
@@ -127,46 +132,86 @@ struct scan_partial {
   }
 };
 
+/// One group, any reader: records the first failure and y_t's contributions.
+template <class Reader, class Range>
+void scan_group(const group_layout& layout, const Reader& in, const Range& range,
+                const scan_rules& rules, std::int64_t k, scan_partial& part) {
+  using kind = scan_failure::kind;
+  std::int64_t valid = 0, correct = 0;
+  double sum = 0.0, lo = INFINITY, hi = -INFINITY;
+  for (std::int64_t j = layout.begin(k); j < layout.end(k); ++j) {
+    const std::int64_t i = in.index(j);
+    if (masked_out(in, i)) continue;
+    const double r = in.reward(i);
+    if (std::isnan(r)) [[unlikely]] {
+      if (!skips_nan(in)) {
+        part.estimate_failure.keep_first({kind::nan, i, r});
+        part.reweight_failure.keep_first({kind::nan, i, r});
+      }
+      continue;
+    }
+    if (rules.estimate && !std::isfinite(r)) [[unlikely]]
+      part.estimate_failure.keep_first({kind::non_finite, i, r});
+    if (rules.reweight) {
+      if (!(r >= range_low(range) && r <= range_high(range))) [[unlikely]]
+        part.reweight_failure.keep_first({kind::out_of_range, i, r});
+      const double u = range.normalise(r);
+      sum += u;
+      correct += u >= rules.success_threshold;
+      lo = r < lo ? r : lo;
+      hi = r > hi ? r : hi;
+    }
+    ++valid;
+  }
+  if (rules.estimate && valid == 1 && rules.singleton == singleton_rule::reject) [[unlikely]]
+    part.estimate_failure.keep_first({kind::singleton, k, 0.0});
+  if (rules.reweight) {
+    part.reward_sum += sum;
+    part.correct += correct;
+    part.total += valid;
+    part.degenerate += lo == hi;
+  }
+}
+
+/// One group of a dense_view: the same sums in the same order without a branch per reward;
+/// a group with anything wrong in it is handed to scan_group, which names the failure.
+template <class T, class Range>
+void scan_group(const group_layout& layout, const dense_view<T>& in, const Range& range,
+                const scan_rules& rules, std::int64_t k, scan_partial& part) {
+  const std::int64_t begin = layout.begin(k), end = layout.end(k);
+  bool bad = false;
+  std::int64_t correct = 0;
+  double sum = 0.0, lo = INFINITY, hi = -INFINITY;
+  if (rules.reweight) {  // the range check also rejects NaN and +-Inf
+    for (std::int64_t j = begin; j < end; ++j) {
+      const double r = in.reward(j);
+      bad |= !(r >= range_low(range) && r <= range_high(range));
+      const double u = range.normalise(r);
+      sum += u;
+      correct += u >= rules.success_threshold;
+      lo = r < lo ? r : lo;
+      hi = r > hi ? r : hi;
+    }
+  } else {
+    for (std::int64_t j = begin; j < end; ++j)
+      bad |= !(std::fabs(in.reward(j)) <= std::numeric_limits<double>::max());
+  }
+  const bool singleton_rejected =
+      rules.estimate && end - begin == 1 && rules.singleton == singleton_rule::reject;
+  if (bad || singleton_rejected) [[unlikely]]
+    return scan_group(layout, response_view<T>{in.rewards}, range, rules, k, part);
+  if (rules.reweight) {
+    part.reward_sum += sum;
+    part.correct += correct;
+    part.total += end - begin;
+    part.degenerate += lo == hi;
+  }
+}
+
 template <class Reader, class Range>
 void scan_block(const group_layout& layout, const Reader& in, const Range& range,
                 const scan_rules& rules, std::int64_t g0, std::int64_t g1, scan_partial& part) {
-  using kind = scan_failure::kind;
-  for (std::int64_t k = g0; k < g1; ++k) {
-    std::int64_t valid = 0, correct = 0;
-    double sum = 0.0, lo = INFINITY, hi = -INFINITY;
-    for (std::int64_t j = layout.begin(k); j < layout.end(k); ++j) {
-      const std::int64_t i = in.index(j);
-      if (masked_out(in, i)) continue;
-      const double r = in.reward(i);
-      if (std::isnan(r)) [[unlikely]] {
-        if (!skips_nan(in)) {
-          part.estimate_failure.keep_first({kind::nan, i, r});
-          part.reweight_failure.keep_first({kind::nan, i, r});
-        }
-        continue;
-      }
-      if (rules.estimate && !std::isfinite(r)) [[unlikely]]
-        part.estimate_failure.keep_first({kind::non_finite, i, r});
-      if (rules.reweight) {
-        if (!(r >= range_low(range) && r <= range_high(range))) [[unlikely]]
-          part.reweight_failure.keep_first({kind::out_of_range, i, r});
-        const double u = range.normalise(r);
-        sum += u;
-        correct += u >= rules.success_threshold;
-        lo = r < lo ? r : lo;
-        hi = r > hi ? r : hi;
-      }
-      ++valid;
-    }
-    if (rules.estimate && valid == 1 && rules.singleton == singleton_rule::reject) [[unlikely]]
-      part.estimate_failure.keep_first({kind::singleton, k, 0.0});
-    if (rules.reweight) {
-      part.reward_sum += sum;
-      part.correct += correct;
-      part.total += valid;
-      part.degenerate += lo == hi;
-    }
-  }
+  for (std::int64_t k = g0; k < g1; ++k) scan_group(layout, in, range, rules, k, part);
 }
 
 /// Throws the hadw::error a failure stands for, naming the offending reward or group.
@@ -300,20 +345,53 @@ struct group_advantage {
       : s(est.scale.scale(g, b)), hoisted(s > 0.0 && s < INFINITY) {}
   [[nodiscard]] double operator()(const Est& est, const group_stats& g, const batch_stats& b,
                                   double r, std::int64_t pos) const {
-    if (!hoisted) return est.advantage(g, b, r, pos);
-    const double d = est.baseline.deviation(g, b, r, pos);
-    const double q = d / s;  // computed unconditionally so the loop can be vectorised
+    return hoisted ? of_deviation(est.baseline.deviation(g, b, r, pos))
+                   : est.advantage(g, b, r, pos);
+  }
+  /// d == 0 ? 0 : d / s, the division done unconditionally so that a loop of it vectorises.
+  [[nodiscard]] double of_deviation(double d) const {
+    const double q = d / s;
     return d == 0.0 ? 0.0 : q;
   }
 };
 
-/// The diagnostics of the weighting stage (step_stats' phi_*, adv_*).
+/// The diagnostics of the weighting stage: what step_stats reports of Phi (min, mean, max) and
+/// of the advantages before and after (mean, population std), over valid responses.
 struct step_partial {
-  moments phi, before, after;
+  std::int64_t n = 0;
+  double phi_sum = 0.0;
+  double phi_min = std::numeric_limits<double>::infinity();
+  double phi_max = -std::numeric_limits<double>::infinity();
+  double before_sum = 0.0, before_sq = 0.0, after_sum = 0.0, after_sq = 0.0;
+
+  void add(double f, double x, double y) {
+    ++n;
+    phi_sum += f;
+    phi_min = f < phi_min ? f : phi_min;
+    phi_max = f > phi_max ? f : phi_max;
+    before_sum += x;
+    before_sq += x * x;
+    after_sum += y;
+    after_sq += y * y;
+  }
   void merge(const step_partial& o) {
-    phi.merge(o.phi);
-    before.merge(o.before);
-    after.merge(o.after);
+    n += o.n;
+    phi_sum += o.phi_sum;
+    phi_min = o.phi_min < phi_min ? o.phi_min : phi_min;
+    phi_max = o.phi_max > phi_max ? o.phi_max : phi_max;
+    before_sum += o.before_sum;
+    before_sq += o.before_sq;
+    after_sum += o.after_sum;
+    after_sq += o.after_sq;
+  }
+  [[nodiscard]] double mean(double sum) const {
+    return n ? sum / static_cast<double>(n) : NAN;
+  }
+  /// Population standard deviation, one-pass form (a diagnostic, not an estimator input).
+  [[nodiscard]] double stddev(double sum, double sq) const {
+    if (!n) return NAN;
+    const double m = mean(sum);
+    return std::sqrt(std::max(0.0, sq / static_cast<double>(n) - m * m));
   }
 };
 
@@ -340,9 +418,18 @@ void step_group(const Est est, const batch_stats batch, const W w, const Reader 
   step_partial local;
   if constexpr (weighting_on)
     if (raw.count > 0) ph = make_group_phi(w, raw.mean);
-  if constexpr (estimating) {  // first loop: the advantages (vectorisable for dense input)
+  if constexpr (estimating) {  // first loop: the advantages
     const group_advantage<Est> advantage(est, g, batch);
-    for (std::int64_t j = begin; j < end; ++j) {
+    bool done = false;
+    if constexpr (is_dense_view<Reader>) {
+      if (advantage.hoisted && !zero_all) {  // straight-line: the compiler vectorises it
+        for (std::int64_t j = begin; j < end; ++j)
+          adv[j] = static_cast<U>(
+              advantage.of_deviation(est.baseline.deviation(g, batch, in.reward(j), j - begin)));
+        done = true;
+      }
+    }
+    for (std::int64_t j = begin; j < end && !done; ++j) {
       const std::int64_t i = in.index(j);
       adv[i] = (zero_all || !in.valid(i))
                    ? U(0)
@@ -358,9 +445,7 @@ void step_group(const Est est, const batch_stats batch, const W w, const Reader 
           const auto x = static_cast<double>(a);
           const double f = ph(x);
           a = static_cast<U>(x * f);
-          local.phi.add(f);
-          local.before.add(x);
-          local.after.add(static_cast<double>(a));
+          local.add(f, x, static_cast<double>(a));
           adv[i] = a;
         }
       }
