@@ -25,7 +25,9 @@ template <class T>
 struct buffer {
   T* p = nullptr;
   std::size_t n = 0;
-  explicit buffer(std::size_t count) : n(count) { HADW_CUDA_CHECK(cudaMalloc(&p, count * sizeof(T))); }
+  explicit buffer(std::size_t count) : n(count) {
+    HADW_CUDA_CHECK(cudaMalloc(&p, count * sizeof(T)));
+  }
   buffer(const std::vector<T>& h) : buffer(h.size()) {
     HADW_CUDA_CHECK(cudaMemcpy(p, h.data(), n * sizeof(T), cudaMemcpyHostToDevice));
   }
@@ -152,8 +154,8 @@ void BM_fused_step(benchmark::State& state) {
   for (auto _ : state) {
     const double s = t.time(nullptr, [&] {
       hadw::estimate_reweight_broadcast(hadw::backend::cuda{}, hadw::grpo{}, in.d_layout,
-                                        in.rewards.cspan(), in.adv.span(), anchor,
-                                        in.mask.cspan(), in.L, in.tokens.span(), opt);
+                                        in.rewards.cspan(), in.adv.span(), anchor, in.mask.cspan(),
+                                        in.L, in.tokens.span(), opt);
     });
     state.SetIterationTime(s);
     total += s;
@@ -181,14 +183,15 @@ void BM_fused_token_kernel(benchmark::State& state) {
   a.token_advantages = in.tokens.p;
   a.L = in.L;
   a.ws = in.d_layout.header();
-  a.partials = in.d_layout.partials();
+  a.partials = in.d_layout.partials<dc::scan_totals>();
   dc::clear_workspace(in.d_layout, nullptr);
   dc::launch_scan<dc::estimate_pass | dc::reweight_pass>(a, in.d_layout, nullptr);
   event_timer t;
   double total = 0;
   for (auto _ : state) {
     const double s = t.time(nullptr, [&] {
-      dc::launch_apply<dc::estimate_pass | dc::reweight_pass | dc::token_pass>(a, in.d_layout, nullptr);
+      dc::launch_apply<dc::estimate_pass | dc::reweight_pass | dc::token_pass>(a, in.d_layout,
+                                                                               nullptr);
     });
     state.SetIterationTime(s);
     total += s;
@@ -216,7 +219,8 @@ void BM_broadcast(benchmark::State& state) {
 }
 
 // 2^26 and 2^27 tokens: 8192 responses x 8192 tokens, 16384 x 8192, 131072 x 512.
-#define HADW_TOKEN_SHAPES ->Args({8192, 8192})->Args({16384, 8192})->Args({131072, 512})->Args({8192, 1024})
+#define HADW_TOKEN_SHAPES \
+  ->Args({8192, 8192})->Args({16384, 8192})->Args({131072, 512})->Args({8192, 1024})
 BENCHMARK(BM_fused_token_kernel) HADW_TOKEN_SHAPES->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_fused_step) HADW_TOKEN_SHAPES->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_broadcast) HADW_TOKEN_SHAPES->UseManualTime()->Unit(benchmark::kMicrosecond);
@@ -232,7 +236,7 @@ void BM_stats_kernels(benchmark::State& state) {
   a.advantages = in.adv.p;
   a.est = hadw::grpo{}.policies();
   a.ws = in.d_layout.header();
-  a.partials = in.d_layout.partials();
+  a.partials = in.d_layout.partials<dc::scan_totals>();
   dc::clear_workspace(in.d_layout, nullptr);
   event_timer t;
   double total = 0;
@@ -254,7 +258,8 @@ void BM_estimate_call(benchmark::State& state) {
   double total = 0;
   for (auto _ : state) {
     const double s = t.time(nullptr, [&] {
-      hadw::estimate(hadw::backend::cuda{}, hadw::grpo{}, in.d_layout, in.rewards.cspan(), in.adv.span());
+      hadw::estimate(hadw::backend::cuda{}, hadw::grpo{}, in.d_layout, in.rewards.cspan(),
+                     in.adv.span());
     });
     state.SetIterationTime(s);
     total += s;
@@ -276,7 +281,8 @@ int main(int argc, char** argv) {
   }
   cudaDeviceProp prop{};
   HADW_CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
-  std::printf("device: %s, copy bandwidth (read + write) %.0f GB/s\n", prop.name, copy_bandwidth() * 1e-9);
+  std::printf("device: %s, copy bandwidth (read + write) %.0f GB/s\n", prop.name,
+              copy_bandwidth() * 1e-9);
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

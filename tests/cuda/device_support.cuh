@@ -22,7 +22,7 @@ namespace hadw_test {
 /// A device copy of a host vector (cudaMalloc; tests only).
 template <class T>
 class device_vector {
-public:
+ public:
   explicit device_vector(const std::vector<T>& host) : n_(host.size()) {
     HADW_CUDA_CHECK(cudaMalloc(&p_, std::max<std::size_t>(1, n_) * sizeof(T)));
     if (n_) HADW_CUDA_CHECK(cudaMemcpy(p_, host.data(), n_ * sizeof(T), cudaMemcpyHostToDevice));
@@ -39,7 +39,7 @@ public:
     return h;
   }
 
-private:
+ private:
   T* p_ = nullptr;
   std::size_t n_ = 0;
 };

@@ -16,18 +16,18 @@ auto estimators(hadw::singleton_rule rule) {
     e.singleton = rule;
     return e;
   };
-  return std::tuple{with(hadw::grpo{}),
-                    with(hadw::grpo{.eps = 1e-4, .unbiased = false,
-                                    .eps_at = hadw::eps_placement::add_to_var}),
-                    with(hadw::dr_grpo{}),
-                    with(hadw::grpo_batch_std{}),
-                    with(hadw::grpo_batch_std{.centred = true}),
-                    with(hadw::rloo{}),
-                    with(hadw::reinforce_pp_baseline{}),
-                    with(hadw::opo{}),
-                    with(hadw::gpg{.f_norm = 2.0}),
-                    with(hadw::grpo_passk{}),
-                    hadw::compat::verl::grpo};
+  return std::tuple{
+      with(hadw::grpo{}),
+      with(hadw::grpo{.eps = 1e-4, .unbiased = false, .eps_at = hadw::eps_placement::add_to_var}),
+      with(hadw::dr_grpo{}),
+      with(hadw::grpo_batch_std{}),
+      with(hadw::grpo_batch_std{.centred = true}),
+      with(hadw::rloo{}),
+      with(hadw::reinforce_pp_baseline{}),
+      with(hadw::opo{}),
+      with(hadw::gpg{.f_norm = 2.0}),
+      with(hadw::grpo_passk{}),
+      hadw::compat::verl::grpo};
 }
 
 struct inputs {
@@ -41,7 +41,8 @@ void compare(const E& est, const hadw::group_layout& layout, const std::vector<T
              const inputs& in, const std::string& what) {
   const auto n = static_cast<std::size_t>(layout.num_responses());
   std::vector<std::int64_t> lengths = in.lengths;
-  if (est.policies().needs_lengths && lengths.empty()) lengths = make_lengths(layout.num_responses(), 3);
+  if (est.policies().needs_lengths && lengths.empty())
+    lengths = make_lengths(layout.num_responses(), 3);
   std::vector<T> cpu(n, T(-7));
   hadw::estimate(est, layout, std::span<const T>(rewards), std::span<T>(cpu),
                  {.mask = in.mask, .lengths = lengths, .nan = in.nan});
@@ -64,20 +65,27 @@ TEMPLATE_TEST_CASE("every estimator matches the CPU backend on every layout", "[
     const std::int64_t n = layout.num_responses();
     const auto binary = make_rewards<T>(n, 11);
     const auto continuous = make_rewards<T>(n, 12, false);
-    std::apply([&](const auto&... est) {
-      (compare(est, layout, binary, {}, name + ", binary"), ...);
-      (compare(est, layout, continuous, {}, name + ", continuous"), ...);
-      (compare(est, layout, continuous, {.lengths = make_lengths(n, 5)}, name + ", lengths"), ...);
-    }, estimators(hadw::singleton_rule::reject));
+    std::apply(
+        [&](const auto&... est) {
+          (compare(est, layout, binary, {}, name + ", binary"), ...);
+          (compare(est, layout, continuous, {}, name + ", continuous"), ...);
+          (compare(est, layout, continuous, {.lengths = make_lengths(n, 5)}, name + ", lengths"),
+           ...);
+        },
+        estimators(hadw::singleton_rule::reject));
     for (auto rule : {hadw::singleton_rule::zero, hadw::singleton_rule::raw_reward}) {
       auto with_nan = continuous;
-      for (std::size_t i = 3; i < with_nan.size(); i += 17) with_nan[i] = std::numeric_limits<T>::quiet_NaN();
-      std::apply([&](const auto&... est) {
-        (compare(est, layout, binary, {.mask = make_mask(n, 21)}, name + ", mask"), ...);
-        (compare(est, layout, with_nan,
-                 {.mask = make_mask(n, 22), .nan = hadw::nan_policy::unscorable},
-                 name + ", NaN unscorable"), ...);
-      }, estimators(rule));
+      for (std::size_t i = 3; i < with_nan.size(); i += 17)
+        with_nan[i] = std::numeric_limits<T>::quiet_NaN();
+      std::apply(
+          [&](const auto&... est) {
+            (compare(est, layout, binary, {.mask = make_mask(n, 21)}, name + ", mask"), ...);
+            (compare(est, layout, with_nan,
+                     {.mask = make_mask(n, 22), .nan = hadw::nan_policy::unscorable},
+                     name + ", NaN unscorable"),
+             ...);
+          },
+          estimators(rule));
     }
   }
 }
@@ -104,15 +112,16 @@ TEST_CASE("device estimate is bit-identical run to run", "[cuda][estimate][deter
   device_vector<float> r(rewards), a1(rewards.size()), a2(rewards.size());
   device_vector<std::int64_t> l(make_lengths(layout.num_responses(), 6));
   const hadw::device_group_layout d_layout(layout);
-  hadw::estimate(hadw::backend::cuda{}, hadw::reinforce_pp_baseline{}, d_layout, r.cspan(), a1.span(),
-                 {.lengths = l.cspan()});
-  hadw::estimate(hadw::backend::cuda{}, hadw::reinforce_pp_baseline{}, d_layout, r.cspan(), a2.span(),
-                 {.lengths = l.cspan()});
+  hadw::estimate(hadw::backend::cuda{}, hadw::reinforce_pp_baseline{}, d_layout, r.cspan(),
+                 a1.span(), {.lengths = l.cspan()});
+  hadw::estimate(hadw::backend::cuda{}, hadw::reinforce_pp_baseline{}, d_layout, r.cspan(),
+                 a2.span(), {.lengths = l.cspan()});
   const auto h1 = a1.host(), h2 = a2.host();
   REQUIRE(std::memcmp(h1.data(), h2.data(), h1.size() * sizeof(float)) == 0);
 }
 
-TEST_CASE("device estimate throws the CPU backend's errors and writes nothing", "[cuda][estimate][errors]") {
+TEST_CASE("device estimate throws the CPU backend's errors and writes nothing",
+          "[cuda][estimate][errors]") {
   const auto layout = hadw::group_layout::from_offsets(std::vector<std::int64_t>{0, 4, 8, 12});
   const hadw::device_group_layout d_layout(layout);
   auto rewards = make_rewards<float>(12, 1);
@@ -158,13 +167,16 @@ TEST_CASE("device estimate rejects bad arguments before any launch", "[cuda][est
   const hadw::device_group_layout d_layout(layout);
   device_vector<float> r(16), a(16), small(15);
   std::vector<float> host(16);
-  CHECK_THROWS_WITH(hadw::estimate(hadw::backend::cuda{}, hadw::grpo{}, d_layout, r.cspan(), small.span()),
-                    Catch::Contains("advantages.size() == rewards.size() required, got 15 vs 16"));
+  CHECK_THROWS_WITH(
+      hadw::estimate(hadw::backend::cuda{}, hadw::grpo{}, d_layout, r.cspan(), small.span()),
+      Catch::Contains("advantages.size() == rewards.size() required, got 15 vs 16"));
   CHECK_THROWS_WITH(hadw::estimate(hadw::backend::cuda{}, hadw::grpo{}, d_layout,
                                    std::span<const float>(host), a.span()),
                     Catch::Contains("rewards must point to device memory"));
-  CHECK_THROWS_WITH(hadw::estimate(hadw::backend::cuda{}, hadw::opo{}, d_layout, r.cspan(), a.span()),
-                    Catch::Contains("lengths required"));
-  CHECK_THROWS_AS(hadw::estimate(hadw::backend::cuda{}, hadw::grpo{.eps = -1.0}, d_layout, r.cspan(), a.span()),
-                  hadw::error);
+  CHECK_THROWS_WITH(
+      hadw::estimate(hadw::backend::cuda{}, hadw::opo{}, d_layout, r.cspan(), a.span()),
+      Catch::Contains("lengths required"));
+  CHECK_THROWS_AS(
+      hadw::estimate(hadw::backend::cuda{}, hadw::grpo{.eps = -1.0}, d_layout, r.cspan(), a.span()),
+      hadw::error);
 }

@@ -22,9 +22,9 @@ void compare_reweight(hadw::difficulty_anchor<Belief> anchor, const hadw::group_
   auto cpu_anchor = anchor;
   auto cpu = adv;
   opt.mask = mask;
-  const auto cpu_st = hadw::reweight(hadw::grouped(std::span<float>(cpu), layout),
-                                     hadw::grouped(std::span<const float>(rewards), layout),
-                                     cpu_anchor, opt);
+  const auto cpu_st =
+      hadw::reweight(hadw::grouped(std::span<float>(cpu), layout),
+                     hadw::grouped(std::span<const float>(rewards), layout), cpu_anchor, opt);
 
   device_vector<float> d_r(rewards), d_a(adv);
   device_vector<std::uint8_t> d_m(mask);
@@ -75,8 +75,8 @@ TEST_CASE("device reweight matches the CPU backend for every belief", "[cuda][re
   compare_all_options(hadw::difficulty_anchor<>{});
   compare_all_options(hadw::difficulty_anchor<hadw::window_mean_belief>{
       hadw::window_mean_belief::config{.window = 10}});
-  compare_all_options(hadw::difficulty_anchor<hadw::fixed_belief>{
-      hadw::fixed_belief::config{.belief = 0.3}});
+  compare_all_options(
+      hadw::difficulty_anchor<hadw::fixed_belief>{hadw::fixed_belief::config{.belief = 0.3}});
 }
 
 TEST_CASE("device reweight over several steps keeps the anchor in step with the CPU",
@@ -123,9 +123,9 @@ void compare_fused(const hadw::group_layout& layout, std::int64_t L, const std::
   device_vector<std::uint8_t> d_bytes(tmask);
   const std::span<const M> d_mask(reinterpret_cast<const M*>(d_bytes.cspan().data()), tmask.size());
   const hadw::device_group_layout d_layout(layout);
-  const auto dev_st = hadw::estimate_reweight_broadcast(
-      hadw::backend::cuda{}, est, d_layout, d_r.cspan(), d_adv.span(), dev_anchor, d_mask, L,
-      d_tok.span(), opt);
+  const auto dev_st =
+      hadw::estimate_reweight_broadcast(hadw::backend::cuda{}, est, d_layout, d_r.cspan(),
+                                        d_adv.span(), dev_anchor, d_mask, L, d_tok.span(), opt);
   require_close(cpu_adv, d_adv.host(), what + ": advantages");
   const auto tok = d_tok.host();
   require_close(cpu_tok, tok, what + ": tokens");
@@ -139,8 +139,8 @@ void compare_fused(const hadw::group_layout& layout, std::int64_t L, const std::
   device_vector<float> d_adv2(static_cast<std::size_t>(n)), d_tok2(tmask.size(), -7.0f);
   hadw::estimate_and_reweight(hadw::backend::cuda{}, est, d_layout, d_r.cspan(), d_adv2.span(),
                               again, opt);
-  hadw::broadcast_to_tokens(hadw::backend::cuda{}, std::span<const float>(d_adv2.cspan()),
-                            d_mask, L, d_tok2.span());
+  hadw::broadcast_to_tokens(hadw::backend::cuda{}, std::span<const float>(d_adv2.cspan()), d_mask,
+                            L, d_tok2.span());
   const auto adv2 = d_adv2.host();
   const auto tok2 = d_tok2.host();
   REQUIRE(std::memcmp(adv2.data(), d_adv.host().data(), adv2.size() * sizeof(float)) == 0);
@@ -160,15 +160,18 @@ TEST_CASE("device fused step is bit-identical run to run", "[cuda][fused][determ
   const auto layout = hadw::group_layout::uniform(2048, 16);
   const std::int64_t L = 256, n = layout.num_responses();
   const auto rewards = make_rewards<float>(n, 51, false);
-  device_vector<float> d_r(rewards), a1(static_cast<std::size_t>(n)), a2(static_cast<std::size_t>(n));
+  device_vector<float> d_r(rewards), a1(static_cast<std::size_t>(n)),
+      a2(static_cast<std::size_t>(n));
   device_vector<float> t1(static_cast<std::size_t>(n * L)), t2(static_cast<std::size_t>(n * L));
   device_vector<std::uint8_t> m(make_mask(n * L, 52));
   const hadw::device_group_layout d_layout(layout);
   hadw::difficulty_anchor<> x, y;
-  const auto s1 = hadw::estimate_reweight_broadcast(hadw::backend::cuda{}, hadw::grpo_batch_std{}, d_layout,
-                                                    d_r.cspan(), a1.span(), x, m.cspan(), L, t1.span());
-  const auto s2 = hadw::estimate_reweight_broadcast(hadw::backend::cuda{}, hadw::grpo_batch_std{}, d_layout,
-                                                    d_r.cspan(), a2.span(), y, m.cspan(), L, t2.span());
+  const auto s1 =
+      hadw::estimate_reweight_broadcast(hadw::backend::cuda{}, hadw::grpo_batch_std{}, d_layout,
+                                        d_r.cspan(), a1.span(), x, m.cspan(), L, t1.span());
+  const auto s2 =
+      hadw::estimate_reweight_broadcast(hadw::backend::cuda{}, hadw::grpo_batch_std{}, d_layout,
+                                        d_r.cspan(), a2.span(), y, m.cspan(), L, t2.span());
   const auto h1 = t1.host(), h2 = t2.host();
   REQUIRE(std::memcmp(h1.data(), h2.data(), h1.size() * sizeof(float)) == 0);
   REQUIRE(std::memcmp(&s1.phi_mean, &s2.phi_mean, sizeof(double)) == 0);
@@ -207,7 +210,8 @@ TEST_CASE("device reweight throws the CPU backend's errors; nothing written, anc
     opt.mask = mask;
     const std::string fused_expected = error_of([&] {
       hadw::estimate_and_reweight(hadw::grpo{.singleton = hadw::singleton_rule::zero}, layout,
-                                  std::span<const float>(rewards), std::span<float>(out), cpu2, opt);
+                                  std::span<const float>(rewards), std::span<float>(out), cpu2,
+                                  opt);
     });
     opt.mask = d_m.cspan();
     device_vector<float> d_out(12, -7.0f);
@@ -238,7 +242,9 @@ TEST_CASE("device reweight throws the CPU backend's errors; nothing written, anc
     bad[9] = INFINITY;
     check(r, bad, {}, {});
   }
-  SECTION("every response masked") { check(r, a, std::vector<std::uint8_t>(12, 0), {}); }
+  SECTION("every response masked") {
+    check(r, a, std::vector<std::uint8_t>(12, 0), {});
+  }
   SECTION("bad options are rejected on the host") {
     hadw::reweight_options o;
     o.lambda_scale = -1;

@@ -20,7 +20,7 @@
 //   pass; the writing pass then writes nothing, and the call throws the very hadw::error the CPU
 //   backend throws (it replays the CPU checks on a host copy of the inputs: error path only).
 // - Synchronisation: the caller's stream; each call ends with one small device-to-host copy (a
-//   ~400-byte workspace header: the check status, the batch counts for the host anchor and the
+//   ~160-byte workspace header: the check status, the batch counts for the host anchor and the
 //   step_stats sums) and waits for it. anchor_timing::posterior needs y_t before the weights,
 //   so it makes that copy twice. broadcast_to_tokens with a mask checks nothing on the device
 //   and does not synchronise at all.
@@ -79,7 +79,8 @@ template <class T>
 [[nodiscard]] std::vector<std::remove_cv_t<T>> to_host(std::span<T> d, cudaStream_t stream) {
   std::vector<std::remove_cv_t<T>> h(d.size());
   if (!d.empty())
-    HADW_CUDA_CHECK(cudaMemcpyAsync(h.data(), d.data(), d.size_bytes(), cudaMemcpyDeviceToHost, stream));
+    HADW_CUDA_CHECK(
+        cudaMemcpyAsync(h.data(), d.data(), d.size_bytes(), cudaMemcpyDeviceToHost, stream));
   HADW_CUDA_CHECK(cudaStreamSynchronize(stream));
   return h;
 }
@@ -122,9 +123,11 @@ void launch_apply(Args a, const device_group_layout& layout, cudaStream_t stream
                    reinterpret_cast<std::uintptr_t>(a.token_mask) % 4 == 0;
   if constexpr ((Pass & token_pass) != 0) {
     if (vec)
-      apply_kernel<Pass, true><<<a.shape.blocks, a.shape.threads, a.shape.shared_bytes, stream>>>(a);
+      apply_kernel<Pass, true>
+          <<<a.shape.blocks, a.shape.threads, a.shape.shared_bytes, stream>>>(a);
     else
-      apply_kernel<Pass, false><<<a.shape.blocks, a.shape.threads, a.shape.shared_bytes, stream>>>(a);
+      apply_kernel<Pass, false>
+          <<<a.shape.blocks, a.shape.threads, a.shape.shared_bytes, stream>>>(a);
   } else {
     (void)vec;
     apply_kernel<Pass, false><<<a.shape.blocks, a.shape.threads, a.shape.shared_bytes, stream>>>(a);
@@ -160,16 +163,15 @@ void fill_step_stats(step_stats& st, const workspace_header& h, const reweight_o
   st.correct = h.scan.correct;
   st.total = h.scan.total;
   st.num_groups = num_groups;
-  st.degenerate_fraction =
-      static_cast<double>(h.scan.degenerate) / static_cast<double>(num_groups);
-  const run_moments &phi_m = h.apply.phi, &before = h.apply.before, &after = h.apply.after;
-  st.phi_min = phi_m.min;
-  st.phi_max = phi_m.max;
-  st.phi_mean = phi_m.mean();
-  st.adv_mean_before = before.mean();
-  st.adv_std_before = before.stddev();
-  st.adv_mean_after = after.mean();
-  st.adv_std_after = after.stddev();
+  st.degenerate_fraction = static_cast<double>(h.scan.degenerate) / static_cast<double>(num_groups);
+  const apply_totals& m = h.apply;
+  st.phi_min = m.phi_min;
+  st.phi_max = m.phi_max;
+  st.phi_mean = m.mean(m.phi_sum);
+  st.adv_mean_before = m.mean(m.before_sum);
+  st.adv_std_before = m.stddev(m.before_sum, m.before_sq);
+  st.adv_mean_after = m.mean(m.after_sum);
+  st.adv_std_after = m.stddev(m.after_sum, m.after_sq);
   (void)opt;
 }
 
@@ -193,7 +195,7 @@ step_stats run_step(Args a, const device_group_layout& layout, cudaStream_t stre
   st.prior = anchor.prior();
   a.layout = layout.view();
   a.ws = layout.header();
-  a.partials = layout.partials();
+  a.partials = layout.partials<detail::cuda::scan_totals>();
   a.range = opt.range;
   a.success_threshold = opt.success_threshold;
   a.lambda_scale = opt.lambda_scale;
@@ -233,7 +235,7 @@ step_stats run_step(Args a, const device_group_layout& layout, cudaStream_t stre
 
 /// hadw::estimate on the device: `rewards`, `advantages`, options.mask and options.lengths are
 /// device spans, `layout` a device_group_layout. Same results and errors as the CPU backend (see
-/// the contract at the top of this header); one 400-byte copy back, on be.stream.
+/// the contract at the top of this header); one 160-byte copy back, on be.stream.
 template <estimator_like E, class T, class U>
 void estimate(backend::cuda be, const E& estimator, const device_group_layout& layout,
               std::span<const T> rewards, std::span<U> advantages,
@@ -252,7 +254,7 @@ void estimate(backend::cuda be, const E& estimator, const device_group_layout& l
   a.est = est;
   a.weighted = est.uses_lengths;
   a.ws = layout.header();
-  a.partials = layout.partials();
+  a.partials = layout.partials<detail::cuda::scan_totals>();
   detail::cuda::clear_workspace(layout, be.stream);
   detail::cuda::launch_scan<detail::cuda::estimate_pass>(a, layout, be.stream);
   detail::cuda::launch_apply<detail::cuda::estimate_pass>(a, layout, be.stream);
@@ -267,9 +269,10 @@ void estimate(backend::cuda be, const E& estimator, const device_group_layout& l
 }
 
 template <estimator_like E, class T, class U>
-  requires(!std::is_const_v<T>)
-void estimate(backend::cuda be, const E& estimator, const device_group_layout& layout,
-              std::span<T> rewards, std::span<U> advantages, const estimate_options& options = {}) {
+requires(!std::is_const_v<T>) void estimate(backend::cuda be, const E& estimator,
+                                            const device_group_layout& layout, std::span<T> rewards,
+                                            std::span<U> advantages,
+                                            const estimate_options& options = {}) {
   estimate(be, estimator, layout, std::span<const T>(rewards), advantages, options);
 }
 
@@ -306,8 +309,8 @@ step_stats reweight(backend::cuda be, device_grouped_span<A> advantages,
     reweight_options o = options;
     o.mask = m;
     difficulty_anchor<Belief> scratch = anchor;
-    reweight(grouped(std::span<A>(adv), layout.host()), grouped(std::span<const T>(rew), layout.host()),
-             scratch, o);
+    reweight(grouped(std::span<A>(adv), layout.host()),
+             grouped(std::span<const T>(rew), layout.host()), scratch, o);
     detail::cuda::replay_found_nothing();
   };
   return detail::cuda::run_step<detail::cuda::reweight_pass | detail::cuda::check_advantages>(
@@ -369,23 +372,20 @@ step_stats estimate_and_reweight(backend::cuda be, const E& estimator,
 /// (token_advantages[i*L + t] = token_mask[i*L + t] ? weighted advantage : 0), then one copy
 /// back for the anchor. `advantages` (size N) receives the per-response result too.
 template <estimator_like E, class T, class U, class Belief, token_mask_element M, class V>
-step_stats estimate_reweight_broadcast(backend::cuda be, const E& estimator,
-                                       const device_group_layout& layout,
-                                       std::span<const T> rewards, std::span<U> advantages,
-                                       difficulty_anchor<Belief>& anchor,
-                                       std::span<const M> token_mask, std::int64_t L,
-                                       std::span<V> token_advantages,
-                                       const reweight_options& options = {},
-                                       std::span<const std::int64_t> lengths = {}) {
+step_stats estimate_reweight_broadcast(
+    backend::cuda be, const E& estimator, const device_group_layout& layout,
+    std::span<const T> rewards, std::span<U> advantages, difficulty_anchor<Belief>& anchor,
+    std::span<const M> token_mask, std::int64_t L, std::span<V> token_advantages,
+    const reweight_options& options = {}, std::span<const std::int64_t> lengths = {}) {
   detail::check_token_shape(advantages.size(), L, token_advantages.size());
   detail::require_size(token_mask.size(), token_advantages.size(), "token_mask",
                        "token_advantages.size()");
   detail::cuda::require_device(token_mask, "token_mask");
   detail::cuda::require_device(token_advantages, "token_advantages");
   return detail::cuda::fused_step<detail::cuda::estimate_pass | detail::cuda::reweight_pass |
-                                  detail::cuda::token_pass>(
-      be, estimator, layout, rewards, advantages, anchor, options, lengths, token_mask, L,
-      token_advantages);
+                                  detail::cuda::token_pass>(be, estimator, layout, rewards,
+                                                            advantages, anchor, options, lengths,
+                                                            token_mask, L, token_advantages);
 }
 
 /// broadcast_to_tokens on the device (device spans): no data to check, so no synchronisation.
@@ -401,9 +401,10 @@ void broadcast_to_tokens(backend::cuda be, std::span<const T> advantages, std::s
   const auto n = static_cast<std::int64_t>(advantages.size());
   const std::int64_t rows = (32768 + L - 1) / L;
   const auto blocks = static_cast<unsigned>((n + rows - 1) / rows);
-  const bool vec = L % 4 == 0 &&
-                   reinterpret_cast<std::uintptr_t>(token_advantages.data()) % (4 * sizeof(U)) == 0 &&
-                   reinterpret_cast<std::uintptr_t>(mask.data()) % 4 == 0;
+  const bool vec =
+      L % 4 == 0 &&
+      reinterpret_cast<std::uintptr_t>(token_advantages.data()) % (4 * sizeof(U)) == 0 &&
+      reinterpret_cast<std::uintptr_t>(mask.data()) % 4 == 0;
   if (vec)
     detail::cuda::broadcast_kernel<true><<<blocks, 256, 0, be.stream>>>(
         advantages.data(), n, mask.data(), L, token_advantages.data(), rows);

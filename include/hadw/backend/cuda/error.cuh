@@ -14,11 +14,11 @@ namespace hadw {
 /// error, so not a hadw::error: a std::runtime_error whose message names the call, the CUDA error
 /// and where it was made.
 class cuda_error : public std::runtime_error {
-public:
+ public:
   cuda_error(cudaError_t code, const std::string& what) : std::runtime_error(what), code_(code) {}
   [[nodiscard]] cudaError_t code() const noexcept { return code_; }
 
-private:
+ private:
   cudaError_t code_;
 };
 

@@ -71,7 +71,7 @@ struct kernel_args {
   V* token_advantages = nullptr;
   std::int64_t L = 0;
   workspace_header* ws = nullptr;
-  device_totals* partials = nullptr;
+  void* partials = nullptr;  ///< the layout's per-block partial sums
   launch_shape shape{};
 };
 
@@ -87,15 +87,17 @@ template <class T>
   s.groups_per_block = s.threads / s.width;
   if (tokens_per_row > 0) {
     const std::int64_t rows = (32768 + tokens_per_row - 1) / tokens_per_row;
-    const std::int64_t avg = std::max<std::int64_t>(1, layout.num_responses() / layout.num_groups());
-    s.groups_per_block = static_cast<int>(
-        std::clamp<std::int64_t>((rows + avg - 1) / avg, 1, s.groups_per_block));
+    const std::int64_t avg =
+        std::max<std::int64_t>(1, layout.num_responses() / layout.num_groups());
+    s.groups_per_block =
+        static_cast<int>(std::clamp<std::int64_t>((rows + avg - 1) / avg, 1, s.groups_per_block));
   }
   s.staged = g <= stage_limit;
   s.capacity = s.staged ? g : 0;
   s.shared_bytes = static_cast<std::size_t>(s.groups_per_block * s.capacity) *
                    (sizeof(T) + 1 + (has_lengths ? sizeof(std::int64_t) : 0));
-  s.blocks = static_cast<unsigned>((layout.num_groups() + s.groups_per_block - 1) / s.groups_per_block);
+  s.blocks =
+      static_cast<unsigned>((layout.num_groups() + s.groups_per_block - 1) / s.groups_per_block);
   return s;
 }
 
@@ -125,8 +127,10 @@ __device__ auto load_group(const Args& a, std::int64_t k, int sub, int lane, uns
   }
   const std::int64_t cap = a.shape.capacity, slots = a.shape.groups_per_block * cap;
   auto* lengths = reinterpret_cast<std::int64_t*>(smem) + sub * cap;
-  auto* rewards = reinterpret_cast<T*>(smem + (a.lengths ? slots * sizeof(std::int64_t) : 0)) + sub * cap;
-  auto* mask = smem + (a.lengths ? slots * sizeof(std::int64_t) : 0) + slots * sizeof(T) + sub * cap;
+  auto* rewards =
+      reinterpret_cast<T*>(smem + (a.lengths ? slots * sizeof(std::int64_t) : 0)) + sub * cap;
+  auto* mask =
+      smem + (a.lengths ? slots * sizeof(std::int64_t) : 0) + slots * sizeof(T) + sub * cap;
   for (std::int64_t idx = lane; idx < s.n; idx += a.shape.width) {
     const std::int64_t i = a.layout.index(s.begin + idx);
     rewards[idx] = a.rewards[i];
@@ -168,7 +172,7 @@ __device__ void accumulate_batch(batch_stats& b, const Est& est, const group_slo
 
 /// One group's share of y_t (reweight.hpp's scan_rewards, per group).
 template <class T>
-__device__ void accumulate_observation(device_totals& t, const group_slot<T>& s,
+__device__ void accumulate_observation(scan_totals& t, const group_slot<T>& s,
                                        const group_stats& raw, const reward_range& range,
                                        double success_threshold) {
   for (std::int64_t j = s.lo; j < s.lo + s.n; ++j) {
@@ -199,7 +203,7 @@ __global__ void __launch_bounds__(max_block_threads)
   if (active) s = load_group(a, k, sub, lane, smem);
   __syncwarp();
 
-  device_totals mine = device_totals::empty();
+  scan_totals mine = scan_totals::empty();
   bool bad = false;
   if (active) {
     for (std::int64_t idx = lane; idx < s.n; idx += a.shape.width) {
@@ -226,7 +230,8 @@ __global__ void __launch_bounds__(max_block_threads)
     }
   }
   if (bad) atomicOr(&a.ws->status, 1u);
-  if constexpr (batch || weighting) grid_reduce(mine, a.partials, &a.ws->scan, &a.ws->done[0]);
+  if constexpr (batch || weighting)
+    grid_reduce(mine, static_cast<scan_totals*>(a.partials), &a.ws->scan, &a.ws->done[0]);
 }
 
 /// Four elements of V, aligned for one vector store.
@@ -258,8 +263,8 @@ __device__ void broadcast_rows(const A* adv, const std::int64_t* permutation, st
                            (m & 0xff0000u) ? a : 0.0f, (m & 0xff000000u) ? a : 0.0f));
       } else {
         *reinterpret_cast<vec4<V>*>(out + at) =
-            vec4<V>{{(m & 0xffu) ? a : V(0), (m & 0xff00u) ? a : V(0),
-                     (m & 0xff0000u) ? a : V(0), (m & 0xff000000u) ? a : V(0)}};
+            vec4<V>{{(m & 0xffu) ? a : V(0), (m & 0xff00u) ? a : V(0), (m & 0xff0000u) ? a : V(0),
+                     (m & 0xff000000u) ? a : V(0)}};
       }
     } else {
       out[at] = mask_bytes[at] ? a : V(0);
@@ -276,8 +281,13 @@ __device__ void broadcast_rows(const A* adv, const std::int64_t* permutation, st
 /// The writing pass: per group, the estimator's advantages and/or the HA-DW weights, written at
 /// the caller's indices; then (token_pass) the block's rows broadcast to tokens. Writes nothing
 /// when the checking pass flagged an input (the CPU backend's strong exception guarantee).
+///
+/// Register cap: at least 3 blocks of 256 per SM (<= 85 registers; ptxas gives 80 with a few
+/// bytes spilled on sm_80/sm_90), since the token stream needs many warps in flight to approach
+/// copy bandwidth, while the response stage alone would take ~96. (256, 4) caps at 64 but
+/// spills ~100 bytes; which is faster is for a GPU run to say (bench_cuda).
 template <unsigned Pass, bool Vec, class Est, class T, class A, class M, class V>
-__global__ void __launch_bounds__(max_block_threads)
+__global__ void __launch_bounds__(max_block_threads, 3)
     apply_kernel(const kernel_args<Est, T, A, M, V> a) {
   extern __shared__ __align__(16) unsigned char smem[];
   constexpr bool estimating = (Pass & estimate_pass) != 0;
@@ -292,7 +302,7 @@ __global__ void __launch_bounds__(max_block_threads)
   if (active) s = load_group(a, k, sub, lane, smem);
   __syncwarp();
 
-  device_totals mine = device_totals::empty();
+  apply_totals mine = apply_totals::empty();
   if (active) {
     const group_stats raw = compute_group_stats(s.view, s.lo, s.lo + s.n);
     batch_stats b;
@@ -315,9 +325,7 @@ __global__ void __launch_bounds__(max_block_threads)
         const double before = static_cast<double>(out);
         const double w = a.warming_up ? 1.0 : phi(before, difficulty, a.lambda_scale);
         out = static_cast<A>(before * w);
-        mine.phi.add(w);
-        mine.before.add(before);
-        mine.after.add(static_cast<double>(out));
+        mine.add(w, before, static_cast<double>(out));
       }
       if (estimating || (weigh && valid)) a.advantages[i] = out;
     }
@@ -331,7 +339,8 @@ __global__ void __launch_bounds__(max_block_threads)
     broadcast_rows<Vec>(a.advantages, a.layout.permutation, j0, a.layout.offsets[k1] - j0,
                         a.token_mask, a.L, a.token_advantages);
   }
-  if constexpr (weighting) grid_reduce(mine, a.partials, &a.ws->apply, &a.ws->done[1]);
+  if constexpr (weighting)
+    grid_reduce(mine, static_cast<apply_totals*>(a.partials), &a.ws->apply, &a.ws->done[1]);
 }
 
 /// Token broadcast on its own: block b writes rows [b * rows_per_block, ...).

@@ -35,7 +35,7 @@ struct layout_view {
 }  // namespace detail::cuda
 
 /// A group_layout on the device: its offsets and permutation copied once into device memory,
-/// plus a small workspace (one device_totals per group at most, ~200 bytes each) that the CUDA
+/// plus a small workspace (one partial sum per group at most, 88 bytes each) that the CUDA
 /// entry points reduce into, so that the calls themselves allocate nothing.
 ///
 /// Build it once per step (or once per run when the shape is fixed) from the host layout:
@@ -50,19 +50,20 @@ struct layout_view {
 /// same time (different streams) need a layout each. Using it on a stream other than the one it
 /// was built on needs the usual cross-stream ordering (an event) after construction.
 class device_group_layout {
-public:
+ public:
   explicit device_group_layout(const group_layout& layout, cudaStream_t stream = nullptr)
       : host_(layout), stream_(stream) {
     const auto groups = static_cast<std::size_t>(layout.num_groups());
     const auto perm = layout.permutation();
     for (std::int64_t k = 0; k < layout.num_groups(); ++k)
       max_group_size_ = std::max(max_group_size_, layout.size(k));
-    const std::size_t bytes = partials_at() + groups * sizeof(detail::cuda::device_totals) +
-                              (groups + 1) * sizeof(std::int64_t) + perm.size() * sizeof(std::int64_t);
+    const std::size_t bytes = partials_at() + groups * detail::cuda::partial_bytes +
+                              (groups + 1) * sizeof(std::int64_t) +
+                              perm.size() * sizeof(std::int64_t);
     HADW_CUDA_CHECK(cudaMallocAsync(&memory_, bytes, stream_));
     auto* base = static_cast<unsigned char*>(memory_);
     offsets_ = reinterpret_cast<std::int64_t*>(base + partials_at() +
-                                               groups * sizeof(detail::cuda::device_totals));
+                                               groups * detail::cuda::partial_bytes);
     try {
       HADW_CUDA_CHECK(cudaMemsetAsync(memory_, 0, sizeof(detail::cuda::workspace_header), stream_));
       HADW_CUDA_CHECK(cudaMemcpyAsync(offsets_, layout.offsets().data(),
@@ -70,8 +71,9 @@ public:
                                       stream_));
       if (!perm.empty()) {
         permutation_ = offsets_ + groups + 1;
-        HADW_CUDA_CHECK(cudaMemcpyAsync(permutation_, perm.data(), perm.size() * sizeof(std::int64_t),
-                                        cudaMemcpyHostToDevice, stream_));
+        HADW_CUDA_CHECK(cudaMemcpyAsync(permutation_, perm.data(),
+                                        perm.size() * sizeof(std::int64_t), cudaMemcpyHostToDevice,
+                                        stream_));
       }
     } catch (...) {
       (void)cudaFreeAsync(memory_, stream_);
@@ -81,8 +83,11 @@ public:
   device_group_layout(const device_group_layout&) = delete;
   device_group_layout& operator=(const device_group_layout&) = delete;
   device_group_layout(device_group_layout&& o) noexcept
-      : host_(o.host_), stream_(o.stream_), max_group_size_(o.max_group_size_),
-        memory_(std::exchange(o.memory_, nullptr)), offsets_(o.offsets_),
+      : host_(o.host_),
+        stream_(o.stream_),
+        max_group_size_(o.max_group_size_),
+        memory_(std::exchange(o.memory_, nullptr)),
+        offsets_(o.offsets_),
         permutation_(o.permutation_) {}
   ~device_group_layout() {
     if (memory_) (void)cudaFreeAsync(memory_, stream_);  // stream-ordered: no device-wide sync
@@ -102,13 +107,14 @@ public:
   [[nodiscard]] detail::cuda::workspace_header* header() const noexcept {
     return static_cast<detail::cuda::workspace_header*>(memory_);
   }
-  /// One device_totals per block of a launch (a launch has at most num_groups() blocks).
-  [[nodiscard]] detail::cuda::device_totals* partials() const noexcept {
-    return reinterpret_cast<detail::cuda::device_totals*>(static_cast<unsigned char*>(memory_) +
-                                                          partials_at());
+  /// One partial sum per block of a launch (a launch has at most num_groups() blocks).
+  template <class Totals>
+  [[nodiscard]] Totals* partials() const noexcept {
+    static_assert(sizeof(Totals) <= detail::cuda::partial_bytes);
+    return reinterpret_cast<Totals*>(static_cast<unsigned char*>(memory_) + partials_at());
   }
 
-private:
+ private:
   static constexpr std::size_t partials_at() {
     return (sizeof(detail::cuda::workspace_header) + 255) / 256 * 256;
   }

@@ -13,57 +13,22 @@
 
 namespace hadw::detail::cuda {
 
-/// n, sum, sum of squares, min and max of one quantity (what step_stats reports of Phi and of
-/// the advantages), with the CPU backend's comparisons, merged in a fixed order.
-struct run_moments {
-  std::int64_t n;
-  double sum, sq, min, max;
-
-  [[nodiscard]] HADW_HOST_DEVICE static run_moments empty() { return {0, 0.0, 0.0, INFINITY, -INFINITY}; }
-  HADW_HOST_DEVICE void add(double v) {
-    ++n;
-    sum += v;
-    sq += v * v;
-    min = v < min ? v : min;  // std::min(min, v)
-    max = max < v ? v : max;  // std::max(max, v)
-  }
-  /// NaN when empty, as step_stats reports it.
-  [[nodiscard]] HADW_HOST_DEVICE double mean() const {
-    return n ? sum / static_cast<double>(n) : NAN;
-  }
-  /// Population standard deviation, one-pass form (a diagnostic; the CPU backend's formula).
-  [[nodiscard]] HADW_HOST_DEVICE double stddev() const {
-    if (!n) return NAN;
-    const double m = mean(), v = sq / static_cast<double>(n) - m * m;
-    return std::sqrt(0.0 < v ? v : 0.0);
-  }
-  HADW_HOST_DEVICE void merge(const run_moments& o) {
-    n += o.n;
-    sum += o.sum;
-    sq += o.sq;
-    min = o.min < min ? o.min : min;
-    max = max < o.max ? o.max : max;
-  }
-};
-
-/// Everything one launch reduces over the batch. One struct for every kernel keeps a single
-/// reduction path; the fields a kernel does not fill stay at their identity.
-struct device_totals {
+/// What the checking pass sums over the batch: the estimator's batch statistics and y_t's
+/// counts. Kept small: it lives in registers of every thread of the reduction.
+struct scan_totals {
   batch_stats batch;     ///< the estimator's batch statistics (estimate.hpp's compute_batch_stats)
   std::int64_t correct;  ///< reweight: normalised reward >= success_threshold
   std::int64_t total;    ///< reweight: valid responses
   std::int64_t degenerate;  ///< reweight: groups whose valid rewards are all equal
-  double reward_sum;     ///< reweight: sum of normalised rewards (y_t under mean_reward)
-  run_moments phi, before, after;  ///< reweight: Phi and the advantages before/after it
+  double reward_sum;        ///< reweight: sum of normalised rewards (y_t under mean_reward)
 
-  [[nodiscard]] HADW_HOST_DEVICE static device_totals empty() {
-    return {batch_stats{}, 0, 0, 0, 0.0, run_moments::empty(), run_moments::empty(),
-            run_moments::empty()};
+  [[nodiscard]] HADW_HOST_DEVICE static scan_totals empty() {
+    return {batch_stats{}, 0, 0, 0, 0.0};
   }
   /// Adds `o`. The batch moments merge with batch_stats::merge_raw (Chan et al.'s pairwise
   /// update), the rest add; exact in the counts, rounding-order dependent only in the sums,
   /// whose order the callers fix.
-  HADW_HOST_DEVICE void merge(const device_totals& o) {
+  HADW_HOST_DEVICE void merge(const scan_totals& o) {
     group_stats g;
     g.count = o.batch.count;
     g.mean = o.batch.mean;
@@ -77,21 +42,65 @@ struct device_totals {
     total += o.total;
     degenerate += o.degenerate;
     reward_sum += o.reward_sum;
-    phi.merge(o.phi);
-    before.merge(o.before);
-    after.merge(o.after);
   }
 };
-static_assert(std::is_trivially_copyable_v<device_totals> && sizeof(device_totals) % 8 == 0);
+static_assert(std::is_trivially_copyable_v<scan_totals> && sizeof(scan_totals) % 8 == 0);
+
+/// What the writing pass sums for step_stats over the valid responses: Phi (sum, min, max) and
+/// the advantages before and after it (sum, sum of squares), with the CPU backend's comparisons.
+struct apply_totals {
+  std::int64_t n;
+  double phi_sum, phi_min, phi_max, before_sum, before_sq, after_sum, after_sq;
+
+  [[nodiscard]] HADW_HOST_DEVICE static apply_totals empty() {
+    return {0, 0.0, INFINITY, -INFINITY, 0.0, 0.0, 0.0, 0.0};
+  }
+  HADW_HOST_DEVICE void add(double phi, double before, double after) {
+    ++n;
+    phi_sum += phi;
+    phi_min = phi < phi_min ? phi : phi_min;
+    phi_max = phi > phi_max ? phi : phi_max;
+    before_sum += before;
+    before_sq += before * before;
+    after_sum += after;
+    after_sq += after * after;
+  }
+  HADW_HOST_DEVICE void merge(const apply_totals& o) {
+    n += o.n;
+    phi_sum += o.phi_sum;
+    phi_min = o.phi_min < phi_min ? o.phi_min : phi_min;
+    phi_max = o.phi_max > phi_max ? o.phi_max : phi_max;
+    before_sum += o.before_sum;
+    before_sq += o.before_sq;
+    after_sum += o.after_sum;
+    after_sq += o.after_sq;
+  }
+  /// NaN when empty, as step_stats reports it.
+  [[nodiscard]] HADW_HOST_DEVICE double mean(double sum) const {
+    return n ? sum / static_cast<double>(n) : NAN;
+  }
+  /// Population standard deviation, one-pass form (a diagnostic; the CPU backend's formula).
+  [[nodiscard]] HADW_HOST_DEVICE double stddev(double sum, double sq) const {
+    if (!n) return NAN;
+    const double m = mean(sum), v = sq / static_cast<double>(n) - m * m;
+    return std::sqrt(0.0 < v ? v : 0.0);
+  }
+};
+static_assert(std::is_trivially_copyable_v<apply_totals> && sizeof(apply_totals) % 8 == 0);
+
+/// Bytes of one per-block partial of either pass.
+inline constexpr std::size_t partial_bytes = sizeof(scan_totals) > sizeof(apply_totals)
+                                                 ? sizeof(scan_totals)
+                                                 : sizeof(apply_totals);
 
 /// What a call's kernels share in device memory, at the start of the layout's workspace. The
 /// counters and status are cleared (one cudaMemsetAsync) at the start of every call.
 struct workspace_header {
-  std::uint32_t status;      ///< non-zero: some input failed a check; nothing may be written
-  std::uint32_t done[2];     ///< blocks finished, per reducing kernel (elects the last block)
+  std::uint32_t status;   ///< non-zero: some input failed a check; nothing may be written
+  std::uint32_t done[2];  ///< blocks finished, per reducing kernel (elects the last block)
   std::uint32_t reserved;
-  device_totals scan;        ///< reduced by the checking pass
-  device_totals apply;       ///< reduced by the writing pass
+  scan_totals scan;    ///< reduced by the checking pass
+  apply_totals apply;  ///< reduced by the writing pass
 };
 
 #if defined(__CUDACC__)
