@@ -13,6 +13,7 @@ stale copy.
 
 import inspect
 import textwrap
+import warnings
 
 import numpy as np
 import pytest
@@ -74,7 +75,8 @@ def conditioning(rewards, G, scale_rewards):
     r = np.asarray(rewards, dtype=np.float64).reshape(-1, G)
     big = np.nanmax(np.abs(r), axis=1, initial=0.0)
     if scale_rewards == "group":
-        with np.errstate(all="ignore"):
+        with warnings.catch_warnings():  # groups with < 2 scorable rewards: nan, then 0
+            warnings.simplefilter("ignore", RuntimeWarning)
             s = np.nan_to_num(np.nanstd(r, axis=1, ddof=1), nan=0.0) + 1e-4
     elif scale_rewards == "batch":
         s = np.full(len(r), np.nanstd(r, ddof=1) + 1e-4)
