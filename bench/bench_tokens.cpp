@@ -47,10 +47,13 @@ struct token_problem {
   [[nodiscard]] std::int64_t tokens() const { return n * L; }
 };
 
-/// The streaming baseline: the output filled by one memset and the mask read once (an OR over
+/// The streaming baseline: the output filled by one memset (glibc's best store loop for the size)
+/// and the mask read once (an OR over
 /// 64-bit words that the compiler vectorises). Returns a value so the read is not dropped.
 std::uint64_t stream_baseline(token_problem& p, bool read_mask) {
-  std::memset(p.out.data(), 0, p.out.size() * sizeof(float));
+  // Non-zero bytes: a store of zeros can be cheaper than the kernel's (zero-line tricks in
+  // hardware or hypervisor), which would flatter the baseline against real data.
+  std::memset(p.out.data(), 0x3f, p.out.size() * sizeof(float));
   std::uint64_t acc = 0;
   if (read_mask) {
     const auto words = p.mask.size() / 8;
@@ -64,19 +67,22 @@ std::uint64_t stream_baseline(token_problem& p, bool read_mask) {
   return acc;
 }
 
-/// Seconds per call of the streaming baseline on this problem: median of 5, measured in this
-/// run right before the kernel it is compared with.
-double baseline_seconds(token_problem& p, bool read_mask) {
-  std::vector<double> t;
-  for (int rep = 0; rep < 5; ++rep) {
+/// Interleaves the streaming baseline with the kernel: before every timed call, one untimed
+/// baseline call is timed on its own (PauseTiming), so that both see the same machine load and
+/// "% of streaming baseline" is a ratio from one run, robust to drifting load on a shared host.
+struct interleaved_baseline {
+  token_problem& p;
+  bool read_mask;
+  double seconds = 0.0;
+  void run(benchmark::State& state) {
+    state.PauseTiming();
     const auto t0 = std::chrono::steady_clock::now();
     benchmark::DoNotOptimize(stream_baseline(p, read_mask));
     benchmark::ClobberMemory();
-    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    state.ResumeTiming();
   }
-  std::nth_element(t.begin(), t.begin() + 2, t.end());
-  return t[2];
-}
+};
 
 /// The naive reference, response level: two-pass mean and std per group, Phi = lambda exp(D M)
 /// per response.
@@ -107,13 +113,12 @@ void set_threads(benchmark::State& state) {
 }
 
 void counters(benchmark::State& state, const token_problem& p, bool read_mask,
-              double baseline_s, double wall_s = 0.0) {
+              double baseline_s, double wall_s = 0.0) {  // both summed over the calls
   const auto bytes_per_call =
       p.tokens() * static_cast<std::int64_t>(sizeof(float) + (read_mask ? 1 : 0));
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * bytes_per_call);
-  if (baseline_s > 0.0 && state.iterations() > 0)
-    state.counters["pct_of_stream"] =
-        100.0 * baseline_s / (wall_s / static_cast<double>(state.iterations()));
+  if (baseline_s > 0.0 && wall_s > 0.0)
+    state.counters["pct_of_stream"] = 100.0 * baseline_s / wall_s;
 }
 
 /// Wall time of the calls of a benchmark loop (threads included, unlike CPU time).
@@ -135,9 +140,11 @@ void BM_stream_baseline_mask(benchmark::State& state) {
 
 void BM_naive_two_pass_mask(benchmark::State& state) {
   token_problem p(state.range(0), state.range(1));
-  const double base = baseline_seconds(p, true);
-  const wall_clock clock;
+  interleaved_baseline base{p, true};
+  double wall = 0.0;
   for (auto _ : state) {
+    base.run(state);
+    const wall_clock clock;
     naive_response(p.rewards.data(), p.adv.data(), p.n, 0.5);
     for (std::int64_t i = 0; i < p.n; ++i)
       for (std::int64_t t = 0; t < p.L; ++t)
@@ -146,8 +153,9 @@ void BM_naive_two_pass_mask(benchmark::State& state) {
                                                           : 0.0f;
     benchmark::DoNotOptimize(p.out.data());
     benchmark::ClobberMemory();
+    wall += clock.seconds();
   }
-  counters(state, p, true, base, clock.seconds());
+  counters(state, p, true, base.seconds, wall);
 }
 
 void BM_hadw_fused_mask(benchmark::State& state) {
@@ -157,16 +165,19 @@ void BM_hadw_fused_mask(benchmark::State& state) {
   hadw::difficulty_anchor<> anchor;
   hadw::reweight_options opt;
   opt.update_anchor = false;
-  const double base = baseline_seconds(p, true);
-  const wall_clock clock;
+  interleaved_baseline base{p, true};
+  double wall = 0.0;
   for (auto _ : state) {
+    base.run(state);
+    const wall_clock clock;
     auto st = hadw::estimate_reweight_broadcast(
         hadw::grpo{}, layout, std::span<const float>(p.rewards), std::span<float>(p.adv), anchor,
         std::span<const std::uint8_t>(p.mask), p.L, std::span<float>(p.out), opt);
     benchmark::DoNotOptimize(st);
     benchmark::ClobberMemory();
+    wall += clock.seconds();
   }
-  counters(state, p, true, base, clock.seconds());
+  counters(state, p, true, base.seconds, wall);
 }
 
 void BM_stream_baseline_lengths(benchmark::State& state) {
@@ -180,9 +191,11 @@ void BM_stream_baseline_lengths(benchmark::State& state) {
 
 void BM_naive_two_pass_lengths(benchmark::State& state) {
   token_problem p(state.range(0), state.range(1));
-  const double base = baseline_seconds(p, false);
-  const wall_clock clock;
+  interleaved_baseline base{p, false};
+  double wall = 0.0;
   for (auto _ : state) {
+    base.run(state);
+    const wall_clock clock;
     naive_response(p.rewards.data(), p.adv.data(), p.n, 0.5);
     for (std::int64_t i = 0; i < p.n; ++i)
       for (std::int64_t t = 0; t < p.L; ++t)
@@ -191,8 +204,9 @@ void BM_naive_two_pass_lengths(benchmark::State& state) {
                                                        : 0.0f;
     benchmark::DoNotOptimize(p.out.data());
     benchmark::ClobberMemory();
+    wall += clock.seconds();
   }
-  counters(state, p, false, base, clock.seconds());
+  counters(state, p, false, base.seconds, wall);
 }
 
 void BM_hadw_fused_lengths(benchmark::State& state) {
@@ -202,16 +216,19 @@ void BM_hadw_fused_lengths(benchmark::State& state) {
   hadw::difficulty_anchor<> anchor;
   hadw::reweight_options opt;
   opt.update_anchor = false;
-  const double base = baseline_seconds(p, false);
-  const wall_clock clock;
+  interleaved_baseline base{p, false};
+  double wall = 0.0;
   for (auto _ : state) {
+    base.run(state);
+    const wall_clock clock;
     auto st = hadw::estimate_reweight_broadcast(
         hadw::grpo{}, layout, std::span<const float>(p.rewards), std::span<float>(p.adv), anchor,
         std::span<const std::int64_t>(p.lengths), p.L, std::span<float>(p.out), opt);
     benchmark::DoNotOptimize(st);
     benchmark::ClobberMemory();
+    wall += clock.seconds();
   }
-  counters(state, p, false, base, clock.seconds());
+  counters(state, p, false, base.seconds, wall);
 }
 
 /// N = 8192 responses (512 prompts x 16) at L = 1024, 8192 and 16384: 2^23, 2^26, 2^27 tokens.

@@ -88,30 +88,38 @@ inline void select_row(V* out, const M* mask, V a, std::size_t n, bool stream) {
   for (; t < n; ++t) out[t] = m[t] ? a : V(0);
 }
 
-/// out[t] = v for t < n.
-template <class V>
-inline void fill(V* out, V v, std::size_t n, bool stream) {
-  std::size_t t = 0;
 #if defined(__SSE2__)
-  if constexpr (std::is_same_v<V, float>) {
-    if (stream) {
-      t = align_head(out, n, [&](std::size_t u) { out[u] = v; });
-      const __m128 vv = _mm_set1_ps(v);
-      for (; t + 16 <= n; t += 16)
-        for (int q = 0; q < 4; ++q) _mm_stream_ps(out + t + 4 * q, vv);
+/// The aligned body of fill_row for float: each 4-lane store is (t + lane < len) ? a : 0, so a
+/// row is one stream of whole-line stores; two fills meeting mid-line would mix plain and
+/// streaming stores in one cache line, which costs a read of the line. Returns tokens written.
+template <bool Stream>
+inline std::size_t fill_row_body(float* out, float a, std::size_t len, std::size_t n) {
+  std::size_t t = align_head(out, n, [&](std::size_t u) { out[u] = u < len ? a : 0.0f; });
+  const __m128 va = _mm_set1_ps(a);
+  const __m128i lanes = _mm_setr_epi32(0, 1, 2, 3);
+  const __m128i vlen = _mm_set1_epi32(static_cast<int>(len));
+  for (; t + 16 <= n; t += 16)
+    for (int q = 0; q < 4; ++q) {
+      const __m128i idx = _mm_add_epi32(_mm_set1_epi32(static_cast<int>(t) + 4 * q), lanes);
+      store4<Stream>(out + t + 4 * q,
+                     _mm_and_ps(_mm_castsi128_ps(_mm_cmplt_epi32(idx, vlen)), va));
     }
-  }
-#else
-  (void)stream;
-#endif
-  for (; t < n; ++t) out[t] = v;
+  return t;
 }
+#endif
 
 /// out[t] = t < len ? a : 0 for t < n (a right-padded row).
 template <class V>
 inline void fill_row(V* out, V a, std::size_t len, std::size_t n, bool stream) {
-  fill(out, a, len, stream);
-  fill(out + len, V(0), n - len, stream);
+  std::size_t t = 0;
+#if defined(__SSE2__)
+  if constexpr (std::is_same_v<V, float>)
+    if (n < (std::size_t{1} << 30))  // lane indices as int32
+      t = stream ? fill_row_body<true>(out, a, len, n) : fill_row_body<false>(out, a, len, n);
+#else
+  (void)stream;
+#endif
+  for (; t < n; ++t) out[t] = t < len ? a : V(0);
 }
 
 }  // namespace hadw::detail
