@@ -48,8 +48,8 @@ struct reweight_options {
   nan_policy nan = nan_policy::reject;
 
   void validate() const {
-    detail::require(std::isfinite(lambda_scale) && lambda_scale > 0.0,
-                    "lambda_scale > 0 (finite) required, got ", lambda_scale);
+    detail::require(lambda_scale > 0.0 && lambda_scale <= max_lambda_scale,
+                    "lambda_scale in (0, 1e6] required, got ", lambda_scale);
     range.validate();
     detail::require(std::isfinite(success_threshold) && success_threshold >= 0.0 &&
                         success_threshold <= 1.0,
@@ -156,7 +156,8 @@ template <class A, class R>
   for (std::size_t i = 0; i < advantages.values.size(); ++i) {
     if (!opt.mask.empty() && opt.mask[i] == 0) continue;
     const double a = static_cast<double>(advantages.values[i]);
-    require(std::isfinite(a), "advantages[", i, "] is ", a, "; finite advantages required");
+    require(advantage_in_domain(a), "advantages[", i, "] is ", a,
+            "; finite advantages with |advantage| <= max_abs_advantage (1e30) required");
   }
   return s;
 }

@@ -16,6 +16,19 @@ enum class nan_policy : std::uint8_t {
                ///< its group's statistics and gets advantage 0, as if masked (TRL's behaviour)
 };
 
+/// The largest reward magnitude the estimators accept. Verifier rewards are O(1)-O(100); one past
+/// 1e15 is a bug upstream (uninitialised memory, a token count in place of a score). Bounding it
+/// keeps every sum, square and advantage the estimators form finite in double and in float
+/// (|A| <= 4e15 for the unit and std scales, <= N * 2e21 for GPG with f_norm >= 1e-6): without
+/// the bound, finite float rewards near FLT_MAX gave +-Inf advantages (found by fuzzing).
+inline constexpr double max_abs_reward = 1e15;
+
+/// Whether a reward that is not NaN is one the estimators accept: |r| <= max_abs_reward (so
+/// +-Inf is not). One definition for the CPU scan and the CUDA kernels.
+[[nodiscard]] HADW_HOST_DEVICE inline bool reward_in_domain(double r) {
+  return std::fabs(r) <= max_abs_reward;
+}
+
 /// A flat per-response input as the kernels read it: rewards, optional mask, optional per-response
 /// lengths (token counts), optional group-order -> caller-order permutation. Plain pointers so that
 /// the same reader serves the CPU loops and the CUDA kernels.

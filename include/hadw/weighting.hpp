@@ -28,6 +28,17 @@ struct reward_range {
   }
 };
 
+/// The largest |advantage| reweight accepts, and the largest lambda_scale. Phi <= lambda_scale * e
+/// (|diff| <= 1), so with both bounds a weighted advantage stays below 1e30 * 1e6 * e ~ 2.7e36,
+/// finite even in float: without them a finite advantage times Phi could overflow to +-Inf.
+inline constexpr double max_abs_advantage = 1e30;
+inline constexpr double max_lambda_scale = 1e6;
+
+/// Whether an advantage reweight may weight: |a| <= max_abs_advantage (so not NaN or +-Inf).
+[[nodiscard]] HADW_HOST_DEVICE inline bool advantage_in_domain(double a) {
+  return std::fabs(a) <= max_abs_advantage;
+}
+
 /// sgn(x) in {-1, 0, +1}.
 [[nodiscard]] HADW_HOST_DEVICE inline double sign(double x) {
   return static_cast<double>((x > 0.0) - (x < 0.0));

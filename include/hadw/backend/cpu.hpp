@@ -150,7 +150,7 @@ void scan_group(const group_layout& layout, const Reader& in, const Range& range
       }
       continue;
     }
-    if (rules.estimate && !std::isfinite(r)) [[unlikely]]
+    if (rules.estimate && !reward_in_domain(r)) [[unlikely]]
       part.estimate_failure.keep_first({kind::non_finite, i, r});
     if (rules.reweight) {
       if (!(r >= range_low(range) && r <= range_high(range))) [[unlikely]]
@@ -185,7 +185,8 @@ void scan_group(const group_layout& layout, const dense_view<T>& in, const Range
   if (rules.reweight) {  // the range check also rejects NaN and +-Inf
     for (std::int64_t j = begin; j < end; ++j) {
       const double r = in.reward(j);
-      bad |= !(r >= range_low(range) && r <= range_high(range));
+      const bool in_range = r >= range_low(range) && r <= range_high(range);
+      bad |= !in_range || (rules.estimate && !reward_in_domain(r));
       const double u = range.normalise(r);
       sum += u;
       correct += u >= rules.success_threshold;
@@ -194,7 +195,7 @@ void scan_group(const group_layout& layout, const dense_view<T>& in, const Range
     }
   } else {
     for (std::int64_t j = begin; j < end; ++j)
-      bad |= !(std::fabs(in.reward(j)) <= std::numeric_limits<double>::max());
+      bad |= !reward_in_domain(in.reward(j));  // also NaN and +-Inf
   }
   const bool singleton_rejected =
       rules.estimate && end - begin == 1 && rules.singleton == singleton_rule::reject;
@@ -224,7 +225,8 @@ void scan_block(const group_layout& layout, const Reader& in, const Range& range
                          "] is NaN; finite rewards required (or nan_policy::unscorable to "
                          "exclude it)"));
     case kind::non_finite:
-      throw error(concat("rewards[", f.where, "] is ", f.value, "; finite rewards required"));
+      throw error(concat("rewards[", f.where, "] is ", f.value,
+                         "; finite rewards with |reward| <= max_abs_reward (1e15) required"));
     case kind::out_of_range:
       throw error(concat("rewards[", f.where, "] = ", f.value, " outside reward_range [",
                          range.low, ", ", range.high, "]"));

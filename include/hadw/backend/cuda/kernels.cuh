@@ -211,7 +211,8 @@ __global__ void __launch_bounds__(max_block_threads)
       const bool masked = s.view.mask && s.view.mask[vi] == 0;
       if (estimating && s.view.lengths && s.view.lengths[vi] < 0) bad = true;
       if constexpr ((Pass & check_advantages) != 0)
-        if (!masked && !isfinite(static_cast<double>(a.advantages[a.layout.index(s.begin + idx)])))
+        if (!masked &&
+            !advantage_in_domain(static_cast<double>(a.advantages[a.layout.index(s.begin + idx)])))
           bad = true;
       if (masked) continue;
       const double r = s.view.reward(vi);
@@ -219,7 +220,7 @@ __global__ void __launch_bounds__(max_block_threads)
         bad = bad || !a.skip_nan;
         continue;
       }
-      if (estimating && !isfinite(r)) bad = true;
+      if (estimating && !reward_in_domain(r)) bad = true;
       if (weighting && !(r >= a.range.low && r <= a.range.high)) bad = true;
     }
     const group_stats raw = compute_group_stats(s.view, s.lo, s.lo + s.n);
