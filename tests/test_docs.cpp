@@ -1,4 +1,4 @@
-// docs/ quotes code from examples/ (which CI compiles and runs): every quote must match its source
+// docs/ and README.md quote code from examples/ (which CI compiles and runs): every quote must match its source
 // region exactly, and the relative links of the docs must point at files that exist.
 //
 // In a Markdown page, a quote is a line `<!-- snippet: examples/<file>#<name> -->` followed by a
@@ -87,6 +87,7 @@ std::vector<fs::path> pages() {
   for (const auto& e : fs::directory_iterator(root / "docs"))
     if (e.path().extension() == ".md") out.push_back(e.path());
   std::sort(out.begin(), out.end());
+  out.push_back(root / "README.md");  // its 15-line example is quoted from examples/ too
   return out;
 }
 
