@@ -15,9 +15,10 @@ if(TARGET test_docs)
 endif()
 add_subdirectory(${CMAKE_CURRENT_LIST_DIR}/compile ${CMAKE_CURRENT_BINARY_DIR}/compile)
 add_subdirectory(${CMAKE_CURRENT_LIST_DIR}/consumers ${CMAKE_CURRENT_BINARY_DIR}/consumers)
-# The trainer examples check themselves (exit status): run them, so they stay working. (The
-# examples directory is added after tests/, so its targets are named, not tested with TARGET.)
-foreach(example span_trainer eigen_trainer xtensor_trainer)
+# Every example runs as a test so it stays working: the trainer examples and readme_step check
+# their own results (exit status); the demos must run to completion. (The examples directory is added after tests/, so its targets are named, not tested with TARGET.)
+foreach(example span_trainer eigen_trainer xtensor_trainer readme_step quickstart anchor_trajectory
+                objectives_demo bias_report simulate)
   if(HADW_BUILD_EXAMPLES AND EXISTS ${PROJECT_SOURCE_DIR}/examples/${example}.cpp)
     add_test(NAME example/${example} COMMAND ${example})
   endif()
