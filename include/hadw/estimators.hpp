@@ -24,8 +24,13 @@ enum class singleton_rule : std::uint8_t {
 };
 
 namespace detail {
+/// eps is off (0) or at least 1e-12. A smaller positive eps only acts where the spread is ~0 (a
+/// batch whose weights are all 0, a zero-dof variance) and there it divides a non-zero deviation
+/// by ~eps, giving advantages past float range, or past max_abs_advantage so that reweight would
+/// reject estimate's own output (found by fuzzing). Every peer's eps is >= 1e-9.
 inline void check_eps(double eps) {
-  require(std::isfinite(eps) && eps >= 0.0, "eps >= 0 (finite) required, got ", eps);
+  require(std::isfinite(eps) && (eps == 0.0 || eps >= 1e-12),
+          "eps >= 0 (finite; 0 or >= 1e-12) required, got ", eps);
 }
 }  // namespace detail
 
