@@ -268,6 +268,8 @@ TEST_CASE("hadw::estimate rejects bad rewards, options and shapes before writing
       {"estimate", "grpo eps < 0", "eps", [&](world& w) { est(w, hadw::grpo{.eps = -1e-6}); }},
       {"estimate", "grpo eps NaN", "eps", [&](world& w) { est(w, hadw::grpo{.eps = qnan}); }},
       {"estimate", "grpo eps Inf", "eps", [&](world& w) { est(w, hadw::grpo{.eps = inf}); }},
+      {"estimate", "reinforce_pp_baseline eps in (0, 1e-12) (regression: zero-weight batch gave 1e150)",
+       "eps", [&](world& w) { est(w, hadw::reinforce_pp_baseline{.eps = 1e-300}); }},
       {"estimate", "grpo_batch_std eps < 0", "eps",
        [&](world& w) { est(w, hadw::grpo_batch_std{.eps = -1.0}); }},
       {"estimate", "reinforce_pp_baseline eps NaN", "eps",
