@@ -376,6 +376,24 @@ TEST_CASE("difficulty_anchor rejects bad configs and observations, naming the fi
       {"observe(ratio)", "ratio < 0", "ratio", [](world& w) { w.window_anchor.observe(-0.5); }},
       {"observe(ratio)", "ratio NaN", "ratio", [](world& w) { w.anchor.observe(qnan); }},
       {"observe(ratio)", "ratio Inf", "ratio", [](world& w) { w.fixed_anchor.observe(inf); }},
+      {"observe(ratio)", "a loaded step counter at INT64_MAX (regression: ++step overflowed)",
+       "step()", [](world& w) { w.anchor.observe(0.5); },
+       [](world& w) {
+         auto b = kalman_bytes();
+         put_u64(b, b.size() - 8 - 16, static_cast<std::uint64_t>(INT64_MAX));
+         w.anchor = hadw::difficulty_anchor<>::load(resealed(b));
+       }},
+      {"reweight", "a loaded step counter at INT64_MAX", "step()",
+       [](world& w) {
+         hadw::reweight(hadw::grouped(std::span<float>(w.adv), w.layout),
+                        hadw::grouped(std::span<const float>(w.rewards), w.layout), w.anchor);
+       },
+       [](world& w) {
+         auto b = kalman_bytes();
+         put_u64(b, b.size() - 8 - 16, static_cast<std::uint64_t>(INT64_MAX));
+         w.anchor = hadw::difficulty_anchor<>::load(resealed(b));
+         for (std::size_t i = 0; i < w.adv.size(); ++i) w.adv[i] = w.rewards[i] - 0.5f;
+       }},
       {"observe(correct, total)", "total 0", "total",
        [](world& w) { w.anchor.observe(std::int64_t{0}, std::int64_t{0}); }},
       {"observe(correct, total)", "total < 0", "total",

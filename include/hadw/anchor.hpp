@@ -51,6 +51,8 @@ public:
   void observe(double ratio) {
     detail::require(std::isfinite(ratio) && ratio >= 0.0 && ratio <= 1.0,
                     "ratio in [0, 1] required, got ", ratio);
+    // A loaded checkpoint may hold any step >= 0; counting past INT64_MAX would be UB (fuzzing).
+    detail::require(step_ < INT64_MAX, "step() < INT64_MAX required to observe, got ", step_);
     belief_.observe(ratio);
     last_observation_ = ratio;
     ++step_;
