@@ -367,3 +367,95 @@ TEST_CASE("results do not depend on the OpenMP thread count", "[fused][cpu][open
   omp_set_num_threads(omp_get_num_procs());
 #endif
 }
+
+TEMPLATE_TEST_CASE("the dense lockstep path equals the general path bit for bit",
+                   "[fused][cpu][lockstep]", float, double) {
+  // A uniform layout with no mask goes through the lockstep kernels (several groups per SIMD
+  // register); the same batch with an all-ones mask goes through the general one-group walk.
+  // Every output and every diagnostic must be the same bits, for group counts that leave a tail
+  // of groups outside the lockstep, group sizes 2..17, all-equal groups, and each range.
+  using T = TestType;
+  const auto z = hadw::singleton_rule::zero;
+  for (std::int64_t G : {2, 3, 5, 16, 17}) {
+    for (std::int64_t groups : {1, 4, 7, 150}) {
+      auto b = make_batch<T>(static_cast<std::uint64_t>(G * 1000 + groups), groups, false, false,
+                             false, -1.0, 1.0);
+      // make_batch's uniform groups have 16 responses: re-cut the rewards into groups of G.
+      b.rewards.resize(static_cast<std::size_t>(G * groups), T(0.5));
+      b.layout = hadw::group_layout::uniform(groups, G);
+      const std::vector<std::uint8_t> ones(b.rewards.size(), 1);
+      INFO("G " << G << " groups " << groups);
+      auto both = [&](const auto& est, hadw::reweight_options o) {
+        std::vector<T> dense(b.rewards.size(), T(-3)), general(b.rewards.size(), T(-5));
+        hadw::difficulty_anchor<> a1, a2;
+        o.mask = {};
+        const auto s1 = hadw::estimate_and_reweight(est, b.layout, std::span<const T>(b.rewards),
+                                                    std::span<T>(dense), a1, o);
+        o.mask = ones;
+        const auto s2 = hadw::estimate_and_reweight(est, b.layout, std::span<const T>(b.rewards),
+                                                    std::span<T>(general), a2, o);
+        CHECK(same_bits(dense, general));
+        check_same_stats(s1, s2);
+        CHECK(a1.save() == a2.save());
+        // estimate alone
+        hadw::estimate(est, b.layout, std::span<const T>(b.rewards), std::span<T>(dense));
+        hadw::estimate(est, b.layout, std::span<const T>(b.rewards), std::span<T>(general),
+                       {.mask = ones});
+        CHECK(same_bits(dense, general));
+      };
+      hadw::reweight_options o;
+      o.range = {-1.0, 1.0};
+      both(hadw::grpo{.singleton = z}, o);
+      both(hadw::rloo{.singleton = z}, o);
+      both(hadw::dr_grpo{.singleton = z}, o);
+      both(hadw::grpo_batch_std{.singleton = z}, o);
+      both(hadw::gpg{.singleton = z}, o);
+      both(hadw::grpo_passk{.singleton = z}, o);
+      // The default [0, 1] range (the unit-range scan): rewards mapped onto it.
+      for (auto& r : b.rewards) r = static_cast<T>((static_cast<double>(r) + 1.0) / 2.0);
+      o.range = {};
+      o.timing = hadw::anchor_timing::posterior;
+      both(hadw::grpo{.singleton = z}, o);
+      both(hadw::grpo{.eps = 0.0, .singleton = z}, o);
+      o.warmup_steps = 1;
+      both(hadw::grpo{.singleton = z}, o);
+      // And against the shared formulas applied one response at a time.
+      std::vector<T> got(b.rewards.size());
+      hadw::difficulty_anchor<> anchor;
+      hadw::reweight_options p;
+      p.lambda_scale = 1.4;
+      hadw::estimate_and_reweight(hadw::grpo{.singleton = z}, b.layout,
+                                  std::span<const T>(b.rewards), std::span<T>(got), anchor, p);
+      CHECK(same_bits(got, one_at_a_time<T>(hadw::grpo{.singleton = z}, b, 0.5, 1.4, {})));
+    }
+  }
+}
+
+TEST_CASE("the dense lockstep scan names the first bad reward", "[fused][cpu][lockstep]") {
+  // The lockstep scan checks each group through its extremes and its sum; the failure it
+  // reports must still be the first one a sequential walk meets.
+  const auto layout = hadw::group_layout::uniform(12, 4);
+  std::vector<float> r(48, 0.0f), adv(48, 7.0f);
+  for (std::size_t i = 0; i < r.size(); ++i) r[i] = static_cast<float>(i % 3) / 2.0f;
+  hadw::difficulty_anchor<> anchor;
+  auto run = [&] {
+    hadw::estimate_and_reweight(hadw::grpo{}, layout, std::span<const float>(r),
+                                std::span<float>(adv), anchor);
+  };
+  SECTION("NaN in a lane of the second pack") {
+    r[29] = NAN;
+    r[41] = 3.0f;
+    CHECK_THROWS_WITH(run(), Catch::Contains("rewards[29] is NaN"));
+  }
+  SECTION("out of range in the last lane") {
+    r[47] = -0.5f;
+    CHECK_THROWS_WITH(run(), Catch::Contains("rewards[47] = -0.5 outside reward_range"));
+  }
+  SECTION("infinite reward, estimate alone") {
+    r[6] = INFINITY;
+    CHECK_THROWS_WITH(hadw::estimate(hadw::grpo{}, layout, std::span<const float>(r),
+                                     std::span<float>(adv)),
+                      Catch::Contains("rewards[6] is inf"));
+  }
+  CHECK(std::all_of(adv.begin(), adv.end(), [](float x) { return x == 7.0f; }));
+}

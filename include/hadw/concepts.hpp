@@ -36,6 +36,11 @@ concept scale_policy = requires(const S& s, const group_stats& g, const batch_st
 template <class P>
 inline constexpr bool needs_batch_stats_v = requires { requires P::needs_batch_stats; };
 
+/// Whether a policy reads group_stats::argmax / second_max (Pass@k): the kernels skip tracking
+/// them for the others. Declared as `static constexpr bool needs_extrema = true`.
+template <class P>
+inline constexpr bool needs_extrema_v = requires { requires P::needs_extrema; };
+
 /// A belief policy of difficulty_anchor: the model's current success rate and how it learns.
 ///   typename B::config                             named, defaulted options
 ///   B{config}; b.prior() -> double in [0,1]        the belief the next step is weighted with

@@ -80,6 +80,7 @@ struct batch_centred_baseline {
 /// Pass@k (verl's grpo_passk): only the group's best response learns, against the second best;
 /// every other response gets deviation 0.
 struct pass_k_baseline {
+  static constexpr bool needs_extrema = true;
   HADW_HOST_DEVICE double deviation(const group_stats& g, const batch_stats&, double r,
                                     std::int64_t pos) const {
     return pos == g.argmax ? r - g.second_max : 0.0;
@@ -162,6 +163,7 @@ struct estimator {
 
   static constexpr bool needs_batch_stats =
       needs_batch_stats_v<Baseline> || needs_batch_stats_v<Scale>;
+  static constexpr bool needs_extrema = needs_extrema_v<Baseline> || needs_extrema_v<Scale>;
 
   void validate() const {
     baseline.validate();

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -177,9 +178,17 @@ step_stats weigh_step(difficulty_anchor<Belief>& anchor, const reweight_scan& sc
   st.degenerate_fraction =
       static_cast<double>(scan.degenerate) / static_cast<double>(layout.num_groups());
 
-  difficulty_anchor<Belief> observed = anchor;  // small; keeps `anchor` untouched until the end
-  observed.observe(st.batch_accuracy);
-  const double belief = options.timing == anchor_timing::prior ? anchor.prior() : observed.prior();
+  // The anchor after observing y_t, built on a copy so that `anchor` stays untouched until the
+  // kernel is done. Only when something reads it: a weight-only step with the prior (a trainer
+  // that all-reduces the counts itself) skips the copy, which allocates for a belief that
+  // keeps a history.
+  std::optional<difficulty_anchor<Belief>> observed;
+  if (options.update_anchor || options.timing == anchor_timing::posterior) {
+    observed.emplace(anchor);
+    observed->observe(st.batch_accuracy);
+  }
+  const double belief =
+      options.timing == anchor_timing::prior ? anchor.prior() : observed->prior();
   st.weighting_belief = belief;
 
   const cpu::step_partial part = cpu::with_range(options.range, [&](const auto& range) {
@@ -194,7 +203,7 @@ step_stats weigh_step(difficulty_anchor<Belief>& anchor, const reweight_scan& sc
   st.adv_mean_after = part.mean(part.after_sum);
   st.adv_std_after = part.stddev(part.after_sum, part.after_sq);
 
-  if (options.update_anchor) anchor = std::move(observed);
+  if (options.update_anchor) anchor = std::move(*observed);
   st.posterior = anchor.prior();
   st.eta = anchor.eta();
   st.step = anchor.step();

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <concepts>
 #include <cstdint>
+#include <type_traits>
 
 namespace hadw {
 
@@ -126,53 +127,108 @@ concept response_reader = requires(const V& v, std::int64_t j) {
   { v.weight(j) } -> std::same_as<double>;
 };
 
-/// Statistics of group-order positions [begin, end) of `in`. Two passes over the group.
-template <response_reader View>
-[[nodiscard]] HADW_HOST_DEVICE group_stats compute_group_stats(const View& in, std::int64_t begin,
-                                                               std::int64_t end) {
-  group_stats g;
-  double sum = 0.0;
-  double weighted_sum = 0.0;
-  for (std::int64_t j = begin; j < end; ++j) {
-    const std::int64_t i = in.index(j);
-    if (!in.valid(i)) continue;
-    const double r = in.reward(i);
-    const double w = in.weight(i);
-    if (g.count == 0) {
-      g.min = g.max = r;
-      g.argmax = j - begin;
-      g.second_max = -INFINITY;
+namespace detail {
+/// Lane l of a value: the value itself for a double, element l of a SIMD vector of doubles.
+[[nodiscard]] HADW_HOST_DEVICE inline double lane_of(double v, int) { return v; }
+template <class V>
+  requires requires(const V& v) { v[0]; }
+[[nodiscard]] double lane_of(const V& v, int l) {
+  return v[l];
+}
+}  // namespace detail
+
+/// compute_group_stats as a running accumulator, one response at a time. V is double (one
+/// group), or a SIMD vector of doubles with one group per lane: the CPU kernels step the groups
+/// of a uniform, dense batch in lockstep that way, each lane in its own group's order, so every
+/// lane's bits are those of the one-group walk. The formulas exist once, here.
+///
+/// `Extrema` = false skips argmax and second_max (only the Pass@k baseline reads them; see
+/// needs_extrema_v); every other field is computed with the same operations either way. The
+/// vector form has no extrema, and every lane counts the same responses (count is shared).
+template <bool Extrema = true, class V = double>
+struct group_accumulator {
+  static_assert(!Extrema || std::is_same_v<V, double>, "extrema are tracked for one group only");
+  std::int64_t count = 0;
+  V min{}, max{}, sum{}, weighted_sum{}, weight_sum{};
+  V mean{};  ///< set from stats() before pass 2
+  V m2{};
+  std::int64_t argmax = -1;  ///< Extrema only
+  double second_max = 0.0;   ///< Extrema only
+
+  /// Pass 1: response at group position `pos` with reward r and weight w.
+  HADW_HOST_DEVICE void add(V r, V w, std::int64_t pos) {
+    if (count == 0) {
+      min = max = r;
+      if constexpr (Extrema) {
+        argmax = pos;
+        second_max = -INFINITY;
+      }
     } else {
       // Selects, not branches: with 0/1 rewards "a new maximum" is a coin flip per response,
       // and a mispredicted branch costs more than the whole update. (A new maximum exceeds
       // the minimum, so updating min unconditionally changes nothing.)
-      const bool new_max = r > g.max;
-      g.second_max = new_max ? g.max : (r > g.second_max ? r : g.second_max);
-      g.argmax = new_max ? j - begin : g.argmax;
-      g.max = new_max ? r : g.max;
-      g.min = r < g.min ? r : g.min;
+      const auto new_max = r > max;
+      if constexpr (Extrema) {
+        second_max = new_max ? max : (r > second_max ? r : second_max);
+        argmax = new_max ? pos : argmax;
+      }
+      max = new_max ? r : max;
+      min = r < min ? r : min;
     }
-    ++g.count;
+    ++count;
     sum += r;
     weighted_sum += w * r;
-    g.weight_sum += w;
+    weight_sum += w;
   }
-  if (g.count == 0) return g;
-  if (g.count == 1) g.second_max = g.max;
-  if (g.min == g.max) {  // all equal: exact mean, exact zero spread
-    g.mean = g.weighted_mean = g.min;
+  /// After pass 1: lane l's statistics with its means. `spread` tells whether pass 2 (the
+  /// squared deviations, into m2) is needed; not for an empty or all-equal group (exact mean,
+  /// exact zero spread).
+  HADW_HOST_DEVICE group_stats stats(int l, bool& spread) const {
+    group_stats g;
+    g.count = count;
+    g.min = detail::lane_of(min, l);
+    g.max = detail::lane_of(max, l);
+    g.weight_sum = detail::lane_of(weight_sum, l);
+    g.argmax = argmax;
+    g.second_max = second_max;
+    spread = false;
+    if (count == 0) return g;
+    if (Extrema && count == 1) g.second_max = g.max;
+    if (g.min == g.max) {
+      g.mean = g.weighted_mean = g.min;
+      return g;
+    }
+    g.mean = detail::lane_of(sum, l) / static_cast<double>(count);
+    g.weighted_mean =
+        g.weight_sum > 0.0 ? detail::lane_of(weighted_sum, l) / g.weight_sum : g.mean;
+    spread = true;
     return g;
   }
-  g.mean = sum / static_cast<double>(g.count);
-  g.weighted_mean = g.weight_sum > 0.0 ? weighted_sum / g.weight_sum : g.mean;
-  double m2 = 0.0;
-  for (std::int64_t j = begin; j < end; ++j) {
-    const std::int64_t i = in.index(j);
-    if (!in.valid(i)) continue;
-    const double d = in.reward(i) - g.mean;
+  /// Pass 2, in the same response order as pass 1 (mean set per lane): m2 += (r - mean)^2.
+  HADW_HOST_DEVICE void add_square(V r) {
+    const V d = r - mean;
     m2 += d * d;
   }
-  g.m2 = m2;
+};
+
+/// Statistics of group-order positions [begin, end) of `in`. Two passes over the group.
+template <bool Extrema = true, response_reader View>
+[[nodiscard]] HADW_HOST_DEVICE group_stats compute_group_stats(const View& in, std::int64_t begin,
+                                                               std::int64_t end) {
+  group_accumulator<Extrema> acc;
+  for (std::int64_t j = begin; j < end; ++j) {
+    const std::int64_t i = in.index(j);
+    if (in.valid(i)) acc.add(in.reward(i), in.weight(i), j - begin);
+  }
+  bool spread = false;
+  group_stats g = acc.stats(0, spread);
+  if (!spread) return g;
+  acc.mean = g.mean;
+  for (std::int64_t j = begin; j < end; ++j) {
+    const std::int64_t i = in.index(j);
+    if (in.valid(i)) acc.add_square(in.reward(i));
+  }
+  g.m2 = acc.m2;
   return g;
 }
 

@@ -15,6 +15,7 @@
 #include <hadw/backend/tags.hpp>
 #include <hadw/batch_stats.hpp>
 #include <hadw/detail/blocks.hpp>
+#include <hadw/detail/pack.hpp>
 #include <hadw/detail/row_store.hpp>
 #include <hadw/error.hpp>
 #include <hadw/estimators.hpp>
@@ -23,6 +24,7 @@
 #include <hadw/weighting.hpp>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -46,7 +48,10 @@ namespace hadw::detail::cpu {
 /// reward_range{0, 1}, the default: there normalise(r) = (r - 0) / (1 - 0) is r exactly for every
 /// double, so the kernels use this type and skip a division per reward without changing a bit.
 struct unit_range {
-  [[nodiscard]] HADW_HOST_DEVICE static constexpr double normalise(double r) { return r; }
+  template <class V>  // double, or a pack of groups
+  [[nodiscard]] HADW_HOST_DEVICE static constexpr V normalise(V r) {
+    return r;
+  }
 };
 
 [[nodiscard]] constexpr double range_low(const unit_range&) { return 0.0; }
@@ -173,46 +178,98 @@ void scan_group(const group_layout& layout, const Reader& in, const Range& range
   }
 }
 
-/// One group of a dense_view: the same sums in the same order without a branch per reward;
-/// a group with anything wrong in it is handed to scan_group, which names the failure.
+/// Groups a dense kernel steps in lockstep on a uniform layout: `lane_packs` packs of
+/// pack_width groups. Each group's sums are a chain of dependent additions in a fixed order (the
+/// numeric contract); one group at a time, the core waits out the adder's latency on every
+/// response and uses one SIMD lane. In lockstep every group keeps its own order, so the bits
+/// are those of the one-group walk, with independent chains and full SIMD registers.
+inline constexpr int lane_packs = 2;
+inline constexpr std::int64_t lanes = lane_packs * pack_width;
+/// nvcc rejects vector types in HADW_HOST_DEVICE functions (group_accumulator<pack>), so a
+/// translation unit compiled by it walks one group at a time: the same bits, more slowly.
+#if defined(__CUDACC__)
+inline constexpr bool lockstep_enabled = false;
+#else
+inline constexpr bool lockstep_enabled = true;
+#endif
+
+/// What the dense scan keeps of one group (V = double) or of pack_width groups (V = pack): y_t's
+/// sums in the order of scan_group's, and the extremes, from which every check follows without
+/// a comparison per reward: all rewards lie in an interval iff the minimum and the maximum do,
+/// and a NaN reward makes the sum NaN (an infinite one is an extreme).
+template <class V>
+struct dense_scan_lane {
+  V sum{}, correct{}, lo = V{} + INFINITY, hi = V{} - INFINITY;
+
+  template <class Range>
+  void add(V r, const Range& range, const scan_rules& rules) {
+    if (rules.reweight) {
+      const V u = range.normalise(r);
+      sum += u;
+      correct += u >= rules.success_threshold ? V{} + 1.0 : V{};  // exact below 2^53
+    } else {
+      sum += r;
+    }
+    lo = r < lo ? r : lo;
+    hi = r > hi ? r : hi;
+  }
+  /// Adds lane l's group k to `part`; a group with anything wrong in it is handed to
+  /// scan_group, which names the failure.
+  template <class T, class Range>
+  void settle(const group_layout& layout, const dense_view<T>& in, const Range& range,
+              const scan_rules& rules, std::int64_t k, int l, scan_partial& part) const {
+    const std::int64_t size = layout.end(k) - layout.begin(k);
+    const double s = detail::lane_of(sum, l), low = detail::lane_of(lo, l),
+                 high = detail::lane_of(hi, l);
+    bool ok = !std::isnan(s);
+    if (rules.reweight) ok = ok && low >= range_low(range) && high <= range_high(range);
+    if (rules.estimate) ok = ok && reward_in_domain(low) && reward_in_domain(high);
+    const bool singleton_rejected =
+        rules.estimate && size == 1 && rules.singleton == singleton_rule::reject;
+    if (!ok || singleton_rejected) [[unlikely]]
+      return scan_group(layout, response_view<T>{in.rewards}, range, rules, k, part);
+    if (rules.reweight) {
+      part.reward_sum += s;
+      part.correct += static_cast<std::int64_t>(detail::lane_of(correct, l));
+      part.total += size;
+      part.degenerate += low == high;
+    }
+  }
+};
+
+/// One group of a dense_view: the same sums in the same order without a branch per reward.
 template <class T, class Range>
 void scan_group(const group_layout& layout, const dense_view<T>& in, const Range& range,
                 const scan_rules& rules, std::int64_t k, scan_partial& part) {
-  const std::int64_t begin = layout.begin(k), end = layout.end(k);
-  bool bad = false;
-  std::int64_t correct = 0;
-  double sum = 0.0, lo = INFINITY, hi = -INFINITY;
-  if (rules.reweight) {  // the range check also rejects NaN and +-Inf
-    for (std::int64_t j = begin; j < end; ++j) {
-      const double r = in.reward(j);
-      const bool in_range = r >= range_low(range) && r <= range_high(range);
-      bad |= !in_range || (rules.estimate && !reward_in_domain(r));
-      const double u = range.normalise(r);
-      sum += u;
-      correct += u >= rules.success_threshold;
-      lo = r < lo ? r : lo;
-      hi = r > hi ? r : hi;
-    }
-  } else {
-    for (std::int64_t j = begin; j < end; ++j)
-      bad |= !reward_in_domain(in.reward(j));  // also NaN and +-Inf
-  }
-  const bool singleton_rejected =
-      rules.estimate && end - begin == 1 && rules.singleton == singleton_rule::reject;
-  if (bad || singleton_rejected) [[unlikely]]
-    return scan_group(layout, response_view<T>{in.rewards}, range, rules, k, part);
-  if (rules.reweight) {
-    part.reward_sum += sum;
-    part.correct += correct;
-    part.total += end - begin;
-    part.degenerate += lo == hi;
-  }
+  dense_scan_lane<double> lane;
+  for (std::int64_t j = layout.begin(k); j < layout.end(k); ++j)
+    lane.add(in.reward(j), range, rules);
+  lane.settle(layout, in, range, rules, k, 0, part);
+}
+
+/// Groups [k0, k0 + lanes) of a uniform layout (size G) in lockstep; settled in group order.
+template <class T>
+void scan_lanes(const group_layout& layout, const dense_view<T>& in, const unit_range& range,
+                const scan_rules& rules, std::int64_t k0, std::int64_t G, scan_partial& part) {
+  dense_scan_lane<pack> lane[lane_packs];
+  const T* first = in.rewards + k0 * G;
+  for (std::int64_t j = 0; j < G; ++j)
+    for (int p = 0; p < lane_packs; ++p)
+      lane[p].add(load_lanes(first + p * pack_width * G + j, G), range, rules);
+  for (int p = 0; p < lane_packs; ++p)
+    for (int l = 0; l < pack_width; ++l)
+      lane[p].settle(layout, in, range, rules, k0 + p * pack_width + l, l, part);
 }
 
 template <class Reader, class Range>
 void scan_block(const group_layout& layout, const Reader& in, const Range& range,
                 const scan_rules& rules, std::int64_t g0, std::int64_t g1, scan_partial& part) {
-  for (std::int64_t k = g0; k < g1; ++k) scan_group(layout, in, range, rules, k, part);
+  std::int64_t k = g0;
+  if constexpr (lockstep_enabled && is_dense_view<Reader> && std::is_same_v<Range, unit_range>)
+    if (layout.is_uniform())
+      for (; k + lanes <= g1; k += lanes)
+        scan_lanes(layout, in, range, rules, k, layout.uniform_size(), part);
+  for (; k < g1; ++k) scan_group(layout, in, range, rules, k, part);
 }
 
 /// Throws the hadw::error a failure stands for, naming the offending reward or group.
@@ -275,18 +332,42 @@ struct weighting {
 /// Phi of one group for each sign of the advantage. Eq. 14-16 read Â only through sgn(Â), so
 /// three evaluations of the shared phi() give every response's weight bit for bit, and the
 /// exponential is paid per group instead of per response.
+template <class V = double>  // double, or a pack with one group per lane
 struct group_phi {
-  double neg = 1.0, zero = 1.0, pos = 1.0;
-  [[nodiscard]] double operator()(double a) const { return a > 0.0 ? pos : (a < 0.0 ? neg : zero); }
+  V neg = V{} + 1.0, zero = V{} + 1.0, pos = V{} + 1.0;
+  [[nodiscard]] V operator()(V a) const { return a > 0.0 ? pos : (a < 0.0 ? neg : zero); }
 };
 
 template <class Range>
-[[nodiscard]] group_phi make_group_phi(const weighting<Range>& w, double group_mean) {
+[[nodiscard]] group_phi<> make_group_phi(const weighting<Range>& w, double group_mean) {
   if (w.warming_up) return {};
   const double difficulty = history_difficulty(w.range.normalise(group_mean), w.belief);
   return {phi(-1.0, difficulty, w.lambda_scale), phi(0.0, difficulty, w.lambda_scale),
           phi(1.0, difficulty, w.lambda_scale)};
 }
+
+/// make_group_phi remembered by group mean, for one kernel call (one weighting stage) and one
+/// block of groups. Phi depends on a group only through its mean reward, and a batch has few
+/// distinct means (G + 1 with 0/1 rewards), so most groups reuse the exp() calls of an earlier
+/// one: a cache, not an approximation (the same input, so the same bits).
+struct phi_memo {
+  static constexpr int slots = 32;
+  bool used[slots] = {};
+  std::uint64_t key[slots];
+  group_phi<> value[slots];
+
+  template <class Range>
+  [[nodiscard]] group_phi<> operator()(const weighting<Range>& w, double group_mean) {
+    const auto bits = std::bit_cast<std::uint64_t>(group_mean);
+    const auto slot = static_cast<int>((bits * 0x9E3779B97F4A7C15ull) >> 59);  // Fibonacci hash
+    if (!used[slot] || key[slot] != bits) {
+      value[slot] = make_group_phi(w, group_mean);
+      key[slot] = bits;
+      used[slot] = true;
+    }
+    return value[slot];
+  }
+};
 
 /// No token stage.
 struct no_rows {
@@ -355,24 +436,26 @@ struct group_advantage {
     return hoisted ? of_deviation(est.baseline.deviation(g, b, r, pos))
                    : est.advantage(g, b, r, pos);
   }
-  /// d == 0 ? 0 : d / s, the division done unconditionally so that a loop of it vectorises.
-  [[nodiscard]] double of_deviation(double d) const {
-    const double q = d / s;
-    return d == 0.0 ? 0.0 : q;
+  /// d == 0 ? 0 : d / s, of a double or per lane of a pack (GCC does not vectorise the scalar
+  /// loop: -ftrapping-math keeps the division behind the d == 0 branch).
+  template <class V>
+  [[nodiscard]] V of_deviation(V d) const {
+    const V q = d / s;
+    return d == 0.0 ? V{} : q;
   }
 };
 
 /// The diagnostics of the weighting stage: what step_stats reports of Phi (min, mean, max) and
 /// of the advantages before and after (mean, population std), over valid responses.
-struct step_partial {
-  std::int64_t n = 0;
-  double phi_sum = 0.0;
-  double phi_min = std::numeric_limits<double>::infinity();
-  double phi_max = -std::numeric_limits<double>::infinity();
-  double before_sum = 0.0, before_sq = 0.0, after_sum = 0.0, after_sq = 0.0;
+template <class V>
+struct step_sums {
+  V phi_sum{};
+  V phi_min = V{} + INFINITY;
+  V phi_max = V{} - INFINITY;
+  V before_sum{}, before_sq{}, after_sum{}, after_sq{};
 
-  void add(double f, double x, double y) {
-    ++n;
+  /// One response: its Phi f and its advantage before (x) and after (y).
+  void add(V f, V x, V y) {
     phi_sum += f;
     phi_min = f < phi_min ? f : phi_min;
     phi_max = f > phi_max ? f : phi_max;
@@ -380,6 +463,29 @@ struct step_partial {
     before_sq += x * x;
     after_sum += y;
     after_sq += y * y;
+  }
+};
+
+/// step_sums of one group or of many merged (in group order), with their response count.
+struct step_partial : step_sums<double> {
+  std::int64_t n = 0;
+
+  void add(double f, double x, double y) {
+    ++n;
+    step_sums::add(f, x, y);
+  }
+  /// Lane l of the sums of pack_width groups stepped in lockstep, n responses each.
+  [[nodiscard]] static step_partial of_lane(const step_sums<pack>& s, int l, std::int64_t n) {
+    step_partial p;
+    p.n = n;
+    p.phi_sum = s.phi_sum[l];
+    p.phi_min = s.phi_min[l];
+    p.phi_max = s.phi_max[l];
+    p.before_sum = s.before_sum[l];
+    p.before_sq = s.before_sq[l];
+    p.after_sum = s.after_sum[l];
+    p.after_sq = s.after_sq[l];
+    return p;
   }
   void merge(const step_partial& o) {
     n += o.n;
@@ -402,8 +508,63 @@ struct step_partial {
   }
 };
 
-/// One group through every active stage. Each response's advantage is rounded to U before it is
-/// weighted, exactly as when estimate() writes it and reweight() reads it back.
+/// Whether the step's group statistics must track argmax / second_max (Pass@k only).
+template <class Est>
+[[nodiscard]] constexpr bool step_needs_extrema() {
+  if constexpr (std::is_same_v<Est, no_estimator>) return false;
+  else return Est::needs_extrema;
+}
+
+/// The estimator stage of one group (its statistics `raw`): the advantages, written at their
+/// caller indices. Each is rounded to U, exactly as estimate() stores it.
+template <class Est, class Reader, class U>
+void write_advantages(const Est& est, const batch_stats& batch, const Reader& in,
+                      const group_stats& raw, std::int64_t begin, std::int64_t end, U* adv) {
+  const group_stats g = rule_applied<U>(raw, est.singleton);
+  const bool zero_all = g.count == 1 && est.singleton == singleton_rule::zero;
+  const group_advantage<Est> advantage(est, g, batch);
+  if constexpr (is_dense_view<Reader>) {
+    if (advantage.hoisted && !zero_all) {  // branch-free; the division a pack at a time
+      const auto deviation = [&](std::int64_t j) {
+        return est.baseline.deviation(g, batch, in.reward(j), j - begin);
+      };
+      std::int64_t j = begin;
+      for (; j + pack_width <= end; j += pack_width)
+        (void)store_rounded(adv + j, 1, advantage.of_deviation(pack{deviation(j), deviation(j + 1)}));
+      for (; j < end; ++j) adv[j] = static_cast<U>(advantage.of_deviation(deviation(j)));
+      return;
+    }
+  }
+  for (std::int64_t j = begin; j < end; ++j) {
+    const std::int64_t i = in.index(j);
+    adv[i] = (zero_all || !in.valid(i))
+                 ? U(0)
+                 : static_cast<U>(advantage(est, g, batch, in.reward(i), j - begin));
+  }
+}
+
+/// The weighting stage of one response (caller index i): its advantage, as stored, times the
+/// Phi of its sign, rounded to U and stored, then its token row.
+template <bool Weighting, class Reader, class U, class Rows>
+void weigh_response(const group_phi<>& ph, const Reader& in, std::int64_t i, U* adv,
+                    const Rows& rows, step_partial& local) {
+  U a = adv[i];
+  if constexpr (Weighting) {
+    if (in.valid(i)) {
+      const auto x = static_cast<double>(a);
+      const double f = ph(x);
+      a = static_cast<U>(x * f);
+      local.add(f, x, static_cast<double>(a));
+      adv[i] = a;
+    }
+  }
+  rows(i, a);
+}
+
+/// One group through every active stage: statistics -> advantages -> weights -> token rows.
+/// Each response's advantage is rounded to U before it is weighted, exactly as when estimate()
+/// writes it and reweight() reads it back. The diagnostics are summed per group, then merged
+/// into `part` in group order.
 ///
 /// The estimator, batch statistics and reader are taken by value: as locals they cannot alias
 /// the output, so the compiler hoists the group-invariant part of the advantage (the scale:
@@ -411,67 +572,100 @@ struct step_partial {
 template <class Est, class W, class Reader, class U, class Rows>
 void step_group(const Est est, const batch_stats batch, const W w, const Reader in,
                 std::int64_t begin, std::int64_t end, U* adv, const Rows& rows,
+                phi_memo& memo, step_partial& part) {
+  constexpr bool estimating = !std::is_same_v<Est, no_estimator>;
+  constexpr bool weighting_on = !std::is_same_v<W, no_weighting>;
+  const group_stats raw = compute_group_stats<step_needs_extrema<Est>()>(in, begin, end);
+  if constexpr (estimating) write_advantages(est, batch, in, raw, begin, end, adv);
+  if constexpr (weighting_on || Rows::active) {
+    group_phi<> ph;
+    if constexpr (weighting_on)
+      if (raw.count > 0) ph = memo(w, raw.mean);
+    step_partial local;
+    for (std::int64_t j = begin; j < end; ++j)
+      weigh_response<weighting_on>(ph, in, in.index(j), adv, rows, local);
+    if constexpr (weighting_on) part.merge(local);
+  }
+}
+
+/// step_group for groups [k0, k0 + lanes) of a uniform layout (size G) of a dense_view, the
+/// reductions (group statistics, diagnostics) and the weighting stepped in lockstep, one group
+/// per pack lane (see `lanes`): each group's sums in its own order, so bit-identical to
+/// step_group on each group in turn. The advantages stay per group, packed along the responses.
+template <class Est, class W, class T, class U>
+void step_lanes(const Est est, const batch_stats batch, const W w, const dense_view<T> in,
+                std::int64_t k0, std::int64_t G, U* adv, phi_memo& memo,
                 step_partial& part) {
   constexpr bool estimating = !std::is_same_v<Est, no_estimator>;
   constexpr bool weighting_on = !std::is_same_v<W, no_weighting>;
-  const group_stats raw = compute_group_stats(in, begin, end);
-  group_stats g;
-  bool zero_all = false;
-  if constexpr (estimating) {
-    g = rule_applied<U>(raw, est.singleton);
-    zero_all = g.count == 1 && est.singleton == singleton_rule::zero;
-  }
-  group_phi ph;
-  step_partial local;
-  if constexpr (weighting_on)
-    if (raw.count > 0) ph = make_group_phi(w, raw.mean);
-  if constexpr (estimating) {  // first loop: the advantages
-    const group_advantage<Est> advantage(est, g, batch);
-    bool done = false;
-    if constexpr (is_dense_view<Reader>) {
-      if (advantage.hoisted && !zero_all) {  // straight-line: the compiler vectorises it
-        for (std::int64_t j = begin; j < end; ++j)
-          adv[j] = static_cast<U>(
-              advantage.of_deviation(est.baseline.deviation(g, batch, in.reward(j), j - begin)));
-        done = true;
+  const std::int64_t pack_stride = pack_width * G;  // from one pack's first group to the next's
+  const T* first = in.rewards + k0 * G;
+  const auto reward = [&](int p, std::int64_t j) {  // response j of pack p's groups
+    return load_lanes(first + p * pack_stride + j, G);
+  };
+
+  group_accumulator<false, pack> acc[lane_packs];
+  for (std::int64_t j = 0; j < G; ++j)
+    for (int p = 0; p < lane_packs; ++p) acc[p].add(reward(p, j), pack{} + in.weight(j), j);
+  group_stats raw[lanes];
+  bool spread[lanes];
+  for (int p = 0; p < lane_packs; ++p)
+    for (int l = 0; l < pack_width; ++l) {
+      raw[p * pack_width + l] = acc[p].stats(l, spread[p * pack_width + l]);
+      acc[p].mean[l] = raw[p * pack_width + l].mean;
+    }
+  for (std::int64_t j = 0; j < G; ++j)  // pass 2 in every lane; m2 kept where it is needed
+    for (int p = 0; p < lane_packs; ++p) acc[p].add_square(reward(p, j));
+  for (int p = 0; p < lane_packs; ++p)
+    for (int l = 0; l < pack_width; ++l)
+      if (spread[p * pack_width + l]) raw[p * pack_width + l].m2 = acc[p].m2[l];
+
+  if constexpr (estimating)
+    for (std::int64_t l = 0; l < lanes; ++l)
+      write_advantages(est, batch, in, raw[l], (k0 + l) * G, (k0 + l + 1) * G, adv);
+
+  if constexpr (weighting_on) {
+    group_phi<pack> ph[lane_packs];
+    for (int p = 0; p < lane_packs; ++p)
+      for (int l = 0; l < pack_width; ++l) {
+        const group_phi<> one = memo(w, raw[p * pack_width + l].mean);
+        ph[p].neg[l] = one.neg;
+        ph[p].zero[l] = one.zero;
+        ph[p].pos[l] = one.pos;
       }
-    }
-    for (std::int64_t j = begin; j < end && !done; ++j) {
-      const std::int64_t i = in.index(j);
-      adv[i] = (zero_all || !in.valid(i))
-                   ? U(0)
-                   : static_cast<U>(advantage(est, g, batch, in.reward(i), j - begin));
-    }
-  }
-  if constexpr (weighting_on || Rows::active) {  // second loop: weights, diagnostics, rows
-    for (std::int64_t j = begin; j < end; ++j) {
-      const std::int64_t i = in.index(j);
-      U a = adv[i];
-      if constexpr (weighting_on) {
-        if (in.valid(i)) {
-          const auto x = static_cast<double>(a);
-          const double f = ph(x);
-          a = static_cast<U>(x * f);
-          local.add(f, x, static_cast<double>(a));
-          adv[i] = a;
-        }
+    step_sums<pack> sums[lane_packs];
+    U* const out = adv + k0 * G;
+    for (std::int64_t j = 0; j < G; ++j)
+      for (int p = 0; p < lane_packs; ++p) {  // weigh_response, a pack of groups at a time
+        U* const a = out + p * pack_stride + j;
+        const pack x = load_lanes(a, G);
+        const pack f = ph[p](x);
+        sums[p].add(f, x, store_rounded(a, G, x * f));
       }
-      rows(i, a);
-    }
+    for (int p = 0; p < lane_packs; ++p)
+      for (int l = 0; l < pack_width; ++l) part.merge(step_partial::of_lane(sums[p], l, G));
   }
-  if constexpr (weighting_on) part.merge(local);
 }
 
-/// Runs the step over every group in fixed blocks (in parallel when worth it).
+/// Runs the step over every group in fixed blocks (in parallel when worth it). Without token
+/// rows, a uniform layout read densely goes through step_lanes.
 template <class Est, class W, class Reader, class U, class Rows>
 [[nodiscard]] step_partial run_step(const group_layout& layout, const Est& est,
                                     const batch_stats& batch, const W& w, const Reader& in,
                                     U* adv, const Rows& rows, std::int64_t tokens) {
+  constexpr bool lockstep =
+      lockstep_enabled && is_dense_view<Reader> && !Rows::active && !step_needs_extrema<Est>();
   const bool parallel = worth_parallel(layout.num_responses(), tokens);
   return reduce_blocks<step_partial>(
       layout.num_groups(), parallel, [&](std::int64_t g0, std::int64_t g1, step_partial& part) {
-        for (std::int64_t k = g0; k < g1; ++k)
-          step_group(est, batch, w, in, layout.begin(k), layout.end(k), adv, rows, part);
+        phi_memo memo;
+        std::int64_t k = g0;
+        if constexpr (lockstep)
+          if (layout.is_uniform())
+            for (; k + lanes <= g1; k += lanes)
+              step_lanes(est, batch, w, in, k, layout.uniform_size(), adv, memo, part);
+        for (; k < g1; ++k)
+          step_group(est, batch, w, in, layout.begin(k), layout.end(k), adv, rows, memo, part);
         if (rows.stream) streaming_fence();
       });
 }
