@@ -31,8 +31,16 @@ void check_loaded(const std::vector<std::uint8_t>& bytes) {
   for (double v : a.history()) FUZZ_CHECK(v >= 0.0 && v <= 1.0);
   const std::vector<std::uint8_t> again = a.save();
   FUZZ_CHECK(anchor_t::load(again) == a);
-  a.observe(0.25);
-  a.observe(std::int64_t{3}, std::int64_t{4});
+  for (int k = 0; k < 2; ++k) {
+    const auto before = a.save();
+    try {
+      if (k == 0) a.observe(0.25);
+      else a.observe(std::int64_t{3}, std::int64_t{4});
+    } catch (const hadw::error&) {
+      FUZZ_CHECK(a.step() == INT64_MAX);  // the only reason a valid ratio may be refused
+      FUZZ_CHECK(a.save() == before);      // ... and nothing changed
+    }
+  }
   FUZZ_CHECK(std::isfinite(a.prior()) && a.prior() >= 0.0 && a.prior() <= 1.0);
   FUZZ_CHECK(anchor_t::load(a.save()) == a);
 }

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -49,7 +50,9 @@ void offsets_case(hadw_fuzz::input& in) {
     v = tag < 200 ? static_cast<I>(tag % 9) : static_cast<I>(in.u64());
   }
   if (!off.empty() && (in.u8() & 3) != 0) {  // usually make it a running sum (CSR-like)
-    for (std::size_t k = 1; k < off.size(); ++k) off[k] = static_cast<I>(off[k] + off[k - 1]);
+    using U = std::make_unsigned_t<I>;  // wrapping sum: big values must not be UB in the harness
+    for (std::size_t k = 1; k < off.size(); ++k)
+      off[k] = static_cast<I>(static_cast<U>(static_cast<U>(off[k]) + static_cast<U>(off[k - 1])));
     off[0] = 0;
   }
   try {

@@ -162,10 +162,16 @@ TEST_CASE("The 100-step simulation is bit-identical run to run and with 1, 2 and
   run<hadw::kalman_belief> once, twice, two_threads, three_threads;
   for (int t = 0; t < steps; ++t) {
     const step_data d = make_step(t);
+    // Each step is big enough for the CPU kernels' parallel path (several blocks of groups).
+    REQUIRE(static_cast<std::int64_t>(d.ids.size()) * (1 + L) >= hadw::detail::parallel_min_work);
+    REQUIRE(groups > 2 * hadw::detail::block_groups);
     use_threads(1);
     once.step(t, d);
     twice.step(t, d);
     use_threads(2);
+#if HADW_HAS_OPENMP
+    REQUIRE(omp_get_max_threads() == 2);
+#endif
     two_threads.step(t, d);
     use_threads(3);
     three_threads.step(t, d);
