@@ -529,8 +529,10 @@ void write_advantages(const Est& est, const batch_stats& batch, const Reader& in
         return est.baseline.deviation(g, batch, in.reward(j), j - begin);
       };
       std::int64_t j = begin;
-      for (; j + pack_width <= end; j += pack_width)
-        (void)store_rounded(adv + j, 1, advantage.of_deviation(pack{deviation(j), deviation(j + 1)}));
+      for (; j + pack_width <= end; j += pack_width) {
+        const pack d{deviation(j), deviation(j + 1)};
+        (void)store_rounded(adv + j, 1, advantage.of_deviation(d));
+      }
       for (; j < end; ++j) adv[j] = static_cast<U>(advantage.of_deviation(deviation(j)));
       return;
     }

@@ -1,8 +1,9 @@
 // Two doubles in one SSE2 register (GCC / Clang vector extensions), for the CPU kernels' dense
-// lockstep: one group per lane. Every operation on a pack is the IEEE operation on each lane
-// (addpd, mulpd, divpd, cvtpd2ps are addsd, mulsd, divsd, cvtsd2ss per lane), so a lane's bits
-// are those of the same scalar code on that group; selects are bitwise, so nothing is
-// speculated that the scalar code would not compute. Host only (the CUDA backend steps doubles).
+// path: one group per lane in the lockstep, two responses of a group in the packed division.
+// Every operation on a pack is the IEEE operation on each lane (addpd, mulpd, divpd, cvtpd2ps
+// are addsd, mulsd, divsd, cvtsd2ss per lane), so a lane's bits are those of the same scalar
+// code; selects are bitwise, so nothing is speculated that the scalar code would not compute.
+// Host only (nvcc rejects vector types in device code; the CUDA backend steps doubles).
 #pragma once
 
 #include <cstdint>
@@ -11,11 +12,10 @@
 
 namespace hadw::detail {
 
-/// Groups per pack. 16 bytes: SSE2, the x86-64 baseline, so no -m flag and no ABI warning.
+/// Lanes per pack: groups in the lockstep, consecutive responses in the packed division.
+/// 16 bytes: SSE2, the x86-64 baseline, so no -m flag and no ABI warning.
 inline constexpr int pack_width = 2;
 using pack = double __attribute__((vector_size(pack_width * sizeof(double))));
-/// What a comparison of packs yields: all-ones (true) or zero per lane.
-using pack_mask = std::int64_t __attribute__((vector_size(pack_width * sizeof(double))));
 using pack_float = float __attribute__((vector_size(pack_width * sizeof(float))));
 
 /// Lane l of every pack read from p[l * stride] (the same position in consecutive groups).
@@ -42,14 +42,11 @@ inline pack store_rounded(U* p, std::int64_t stride, pack v) {
       p[stride] = f[1];
     }
     return __builtin_convertvector(f, pack);
-  } else {
+  } else {  // double (the identity), or any other U
     store_lanes(p, stride, v);
-    return v;
+    return pack{static_cast<double>(static_cast<U>(v[0])),
+                static_cast<double>(static_cast<U>(v[1]))};
   }
 }
-
-/// Per-lane 0/1 counts of a mask (a true lane is all-ones, i.e. -1).
-[[nodiscard]] inline pack_mask count_of(pack_mask m) { return -m; }
-[[nodiscard]] inline std::int64_t count_of(bool b) { return b; }
 
 }  // namespace hadw::detail
