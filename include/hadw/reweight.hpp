@@ -195,13 +195,7 @@ step_stats weigh_step(difficulty_anchor<Belief>& anchor, const reweight_scan& sc
     return run(cpu::weighting<std::remove_cvref_t<decltype(range)>>{
         belief, options.lambda_scale, range, anchor.step() < options.warmup_steps});
   });
-  st.phi_min = part.phi_min;
-  st.phi_max = part.phi_max;
-  st.phi_mean = part.mean(part.phi_sum);
-  st.adv_mean_before = part.mean(part.before_sum);
-  st.adv_std_before = part.stddev(part.before_sum, part.before_sq);
-  st.adv_mean_after = part.mean(part.after_sum);
-  st.adv_std_after = part.stddev(part.after_sum, part.after_sq);
+  part.report(st);
 
   if (options.update_anchor) anchor = std::move(*observed);
   st.posterior = anchor.prior();

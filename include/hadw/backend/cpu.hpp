@@ -17,6 +17,7 @@
 #include <hadw/detail/blocks.hpp>
 #include <hadw/detail/pack.hpp>
 #include <hadw/detail/row_store.hpp>
+#include <hadw/detail/step_totals.hpp>
 #include <hadw/error.hpp>
 #include <hadw/estimators.hpp>
 #include <hadw/layout.hpp>
@@ -445,8 +446,7 @@ struct group_advantage {
   }
 };
 
-/// The diagnostics of the weighting stage: what step_stats reports of Phi (min, mean, max) and
-/// of the advantages before and after (mean, population std), over valid responses.
+/// detail::step_totals for pack_width groups stepped in lockstep, one group per SIMD lane.
 template <class V>
 struct step_sums {
   V phi_sum{};
@@ -466,47 +466,22 @@ struct step_sums {
   }
 };
 
-/// step_sums of one group or of many merged (in group order), with their response count.
-struct step_partial : step_sums<double> {
-  std::int64_t n = 0;
+/// The diagnostics of one group, or of many merged in group order (shared with CUDA).
+using step_partial = detail::step_totals;
 
-  void add(double f, double x, double y) {
-    ++n;
-    step_sums::add(f, x, y);
-  }
-  /// Lane l of the sums of pack_width groups stepped in lockstep, n responses each.
-  [[nodiscard]] static step_partial of_lane(const step_sums<pack>& s, int l, std::int64_t n) {
-    step_partial p;
-    p.n = n;
-    p.phi_sum = s.phi_sum[l];
-    p.phi_min = s.phi_min[l];
-    p.phi_max = s.phi_max[l];
-    p.before_sum = s.before_sum[l];
-    p.before_sq = s.before_sq[l];
-    p.after_sum = s.after_sum[l];
-    p.after_sq = s.after_sq[l];
-    return p;
-  }
-  void merge(const step_partial& o) {
-    n += o.n;
-    phi_sum += o.phi_sum;
-    phi_min = o.phi_min < phi_min ? o.phi_min : phi_min;
-    phi_max = o.phi_max > phi_max ? o.phi_max : phi_max;
-    before_sum += o.before_sum;
-    before_sq += o.before_sq;
-    after_sum += o.after_sum;
-    after_sq += o.after_sq;
-  }
-  [[nodiscard]] double mean(double sum) const {
-    return n ? sum / static_cast<double>(n) : NAN;
-  }
-  /// Population standard deviation, one-pass form (a diagnostic, not an estimator input).
-  [[nodiscard]] double stddev(double sum, double sq) const {
-    if (!n) return NAN;
-    const double m = mean(sum);
-    return std::sqrt(std::max(0.0, sq / static_cast<double>(n) - m * m));
-  }
-};
+/// Lane l of the sums of pack_width groups stepped in lockstep, n responses each.
+[[nodiscard]] inline step_partial lane_totals(const step_sums<pack>& s, int l, std::int64_t n) {
+  step_partial p;
+  p.n = n;
+  p.phi_sum = s.phi_sum[l];
+  p.phi_min = s.phi_min[l];
+  p.phi_max = s.phi_max[l];
+  p.before_sum = s.before_sum[l];
+  p.before_sq = s.before_sq[l];
+  p.after_sum = s.after_sum[l];
+  p.after_sq = s.after_sq[l];
+  return p;
+}
 
 /// Whether the step's group statistics must track argmax / second_max (Pass@k only).
 template <class Est>
@@ -645,7 +620,7 @@ void step_lanes(const Est est, const batch_stats batch, const W w, const dense_v
         sums[p].add(f, x, store_rounded(a, G, x * f));
       }
     for (int p = 0; p < lane_packs; ++p)
-      for (int l = 0; l < pack_width; ++l) part.merge(step_partial::of_lane(sums[p], l, G));
+      for (int l = 0; l < pack_width; ++l) part.merge(lane_totals(sums[p], l, G));
   }
 }
 

@@ -164,14 +164,7 @@ void fill_step_stats(step_stats& st, const workspace_header& h, const reweight_o
   st.total = h.scan.total;
   st.num_groups = num_groups;
   st.degenerate_fraction = static_cast<double>(h.scan.degenerate) / static_cast<double>(num_groups);
-  const apply_totals& m = h.apply;
-  st.phi_min = m.phi_min;
-  st.phi_max = m.phi_max;
-  st.phi_mean = m.mean(m.phi_sum);
-  st.adv_mean_before = m.mean(m.before_sum);
-  st.adv_std_before = m.stddev(m.before_sum, m.before_sq);
-  st.adv_mean_after = m.mean(m.after_sum);
-  st.adv_std_after = m.stddev(m.after_sum, m.after_sq);
+  h.apply.report(st);
   (void)opt;
 }
 

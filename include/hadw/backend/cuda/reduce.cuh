@@ -4,6 +4,7 @@
 #pragma once
 
 #include <hadw/batch_stats.hpp>
+#include <hadw/detail/step_totals.hpp>
 #include <hadw/stats.hpp>
 
 #include <cmath>
@@ -46,47 +47,8 @@ struct scan_totals {
 };
 static_assert(std::is_trivially_copyable_v<scan_totals> && sizeof(scan_totals) % 8 == 0);
 
-/// What the writing pass sums for step_stats over the valid responses: Phi (sum, min, max) and
-/// the advantages before and after it (sum, sum of squares), with the CPU backend's comparisons.
-struct apply_totals {
-  std::int64_t n;
-  double phi_sum, phi_min, phi_max, before_sum, before_sq, after_sum, after_sq;
-
-  [[nodiscard]] HADW_HOST_DEVICE static apply_totals empty() {
-    return {0, 0.0, INFINITY, -INFINITY, 0.0, 0.0, 0.0, 0.0};
-  }
-  HADW_HOST_DEVICE void add(double phi, double before, double after) {
-    ++n;
-    phi_sum += phi;
-    phi_min = phi < phi_min ? phi : phi_min;
-    phi_max = phi > phi_max ? phi : phi_max;
-    before_sum += before;
-    before_sq += before * before;
-    after_sum += after;
-    after_sq += after * after;
-  }
-  HADW_HOST_DEVICE void merge(const apply_totals& o) {
-    n += o.n;
-    phi_sum += o.phi_sum;
-    phi_min = o.phi_min < phi_min ? o.phi_min : phi_min;
-    phi_max = o.phi_max > phi_max ? o.phi_max : phi_max;
-    before_sum += o.before_sum;
-    before_sq += o.before_sq;
-    after_sum += o.after_sum;
-    after_sq += o.after_sq;
-  }
-  /// NaN when empty, as step_stats reports it.
-  [[nodiscard]] HADW_HOST_DEVICE double mean(double sum) const {
-    return n ? sum / static_cast<double>(n) : NAN;
-  }
-  /// Population standard deviation, one-pass form (a diagnostic; the CPU backend's formula).
-  [[nodiscard]] HADW_HOST_DEVICE double stddev(double sum, double sq) const {
-    if (!n) return NAN;
-    const double m = mean(sum), v = sq / static_cast<double>(n) - m * m;
-    return std::sqrt(0.0 < v ? v : 0.0);
-  }
-};
-static_assert(std::is_trivially_copyable_v<apply_totals> && sizeof(apply_totals) % 8 == 0);
+/// What the writing pass sums for step_stats over the valid responses (the CPU backend's struct).
+using apply_totals = detail::step_totals;
 
 /// Bytes of one per-block partial of either pass.
 inline constexpr std::size_t partial_bytes = sizeof(scan_totals) > sizeof(apply_totals)
