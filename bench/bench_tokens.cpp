@@ -138,46 +138,61 @@ void BM_stream_baseline_mask(benchmark::State& state) {
   counters(state, p, true, 0.0);
 }
 
-void BM_naive_two_pass_mask(benchmark::State& state) {
-  token_problem p(state.range(0), state.range(1));
-  interleaved_baseline base{p, true};
+/// Times `call` once per iteration, each right after one run of the streaming baseline that
+/// moves the same bytes, so both see the same load; reports bytes/s and % of that baseline.
+template <class Call>
+void against_interleaved_baseline(benchmark::State& state, token_problem& p, bool read_mask,
+                                  Call&& call) {
+  interleaved_baseline base{p, read_mask};
   double wall = 0.0;
   for (auto _ : state) {
     base.run(state);
     const wall_clock clock;
-    naive_response(p.rewards.data(), p.adv.data(), p.n, 0.5);
-    for (std::int64_t i = 0; i < p.n; ++i)
-      for (std::int64_t t = 0; t < p.L; ++t)
-        p.out[static_cast<std::size_t>(i * p.L + t)] =
-            p.mask[static_cast<std::size_t>(i * p.L + t)] ? p.adv[static_cast<std::size_t>(i)]
-                                                          : 0.0f;
-    benchmark::DoNotOptimize(p.out.data());
+    call();
     benchmark::ClobberMemory();
     wall += clock.seconds();
   }
-  counters(state, p, true, base.seconds, wall);
+  counters(state, p, read_mask, base.seconds, wall);
 }
 
-void BM_hadw_fused_mask(benchmark::State& state) {
+/// The naive reference: the two-pass response loop, then a plain token loop (mask or lengths).
+template <bool Mask>
+void BM_naive_two_pass(benchmark::State& state) {
+  token_problem p(state.range(0), state.range(1));
+  against_interleaved_baseline(state, p, Mask, [&] {
+    naive_response(p.rewards.data(), p.adv.data(), p.n, 0.5);
+    for (std::int64_t i = 0; i < p.n; ++i) {
+      const auto row = static_cast<std::size_t>(i);
+      for (std::int64_t t = 0; t < p.L; ++t) {
+        const auto k = static_cast<std::size_t>(i * p.L + t);
+        const bool valid = Mask ? p.mask[k] != 0 : t < p.lengths[row];
+        p.out[k] = valid ? p.adv[row] : 0.0f;
+      }
+    }
+    benchmark::DoNotOptimize(p.out.data());
+  });
+}
+
+/// hadw's fused estimate -> reweight -> broadcast, under a uint8 mask or per-row lengths.
+template <bool Mask>
+void BM_hadw_fused(benchmark::State& state) {
   set_threads(state);
   token_problem p(state.range(0), state.range(1));
   const auto layout = hadw::group_layout::uniform(p.n / group_size, group_size);
   hadw::difficulty_anchor<> anchor;
   hadw::reweight_options opt;
   opt.update_anchor = false;
-  interleaved_baseline base{p, true};
-  double wall = 0.0;
-  for (auto _ : state) {
-    base.run(state);
-    const wall_clock clock;
-    auto st = hadw::estimate_reweight_broadcast(
-        hadw::grpo{}, layout, std::span<const float>(p.rewards), std::span<float>(p.adv), anchor,
-        std::span<const std::uint8_t>(p.mask), p.L, std::span<float>(p.out), opt);
+  against_interleaved_baseline(state, p, Mask, [&] {
+    const auto rows = [&] {
+      if constexpr (Mask) return std::span<const std::uint8_t>(p.mask);
+      else return std::span<const std::int64_t>(p.lengths);
+    }();
+    auto st = hadw::estimate_reweight_broadcast(hadw::grpo{}, layout,
+                                                std::span<const float>(p.rewards),
+                                                std::span<float>(p.adv), anchor, rows, p.L,
+                                                std::span<float>(p.out), opt);
     benchmark::DoNotOptimize(st);
-    benchmark::ClobberMemory();
-    wall += clock.seconds();
-  }
-  counters(state, p, true, base.seconds, wall);
+  });
 }
 
 void BM_stream_baseline_lengths(benchmark::State& state) {
@@ -187,48 +202,6 @@ void BM_stream_baseline_lengths(benchmark::State& state) {
     benchmark::ClobberMemory();
   }
   counters(state, p, false, 0.0);
-}
-
-void BM_naive_two_pass_lengths(benchmark::State& state) {
-  token_problem p(state.range(0), state.range(1));
-  interleaved_baseline base{p, false};
-  double wall = 0.0;
-  for (auto _ : state) {
-    base.run(state);
-    const wall_clock clock;
-    naive_response(p.rewards.data(), p.adv.data(), p.n, 0.5);
-    for (std::int64_t i = 0; i < p.n; ++i)
-      for (std::int64_t t = 0; t < p.L; ++t)
-        p.out[static_cast<std::size_t>(i * p.L + t)] =
-            t < p.lengths[static_cast<std::size_t>(i)] ? p.adv[static_cast<std::size_t>(i)]
-                                                       : 0.0f;
-    benchmark::DoNotOptimize(p.out.data());
-    benchmark::ClobberMemory();
-    wall += clock.seconds();
-  }
-  counters(state, p, false, base.seconds, wall);
-}
-
-void BM_hadw_fused_lengths(benchmark::State& state) {
-  set_threads(state);
-  token_problem p(state.range(0), state.range(1));
-  const auto layout = hadw::group_layout::uniform(p.n / group_size, group_size);
-  hadw::difficulty_anchor<> anchor;
-  hadw::reweight_options opt;
-  opt.update_anchor = false;
-  interleaved_baseline base{p, false};
-  double wall = 0.0;
-  for (auto _ : state) {
-    base.run(state);
-    const wall_clock clock;
-    auto st = hadw::estimate_reweight_broadcast(
-        hadw::grpo{}, layout, std::span<const float>(p.rewards), std::span<float>(p.adv), anchor,
-        std::span<const std::int64_t>(p.lengths), p.L, std::span<float>(p.out), opt);
-    benchmark::DoNotOptimize(st);
-    benchmark::ClobberMemory();
-    wall += clock.seconds();
-  }
-  counters(state, p, false, base.seconds, wall);
 }
 
 /// N = 8192 responses (512 prompts x 16) at L = 1024, 8192 and 16384: 2^23, 2^26, 2^27 tokens.
@@ -243,8 +216,8 @@ void shapes(benchmark::internal::Benchmark* b, bool threads) {
 }  // namespace
 
 BENCHMARK(BM_stream_baseline_mask)->Apply([](auto* b) { shapes(b, false); });
-BENCHMARK(BM_naive_two_pass_mask)->Apply([](auto* b) { shapes(b, false); });
-BENCHMARK(BM_hadw_fused_mask)->Apply([](auto* b) { shapes(b, true); });
+BENCHMARK(BM_naive_two_pass<true>)->Name("BM_naive_two_pass_mask")->Apply([](auto* b) { shapes(b, false); });
+BENCHMARK(BM_hadw_fused<true>)->Name("BM_hadw_fused_mask")->Apply([](auto* b) { shapes(b, true); });
 BENCHMARK(BM_stream_baseline_lengths)->Apply([](auto* b) { shapes(b, false); });
-BENCHMARK(BM_naive_two_pass_lengths)->Apply([](auto* b) { shapes(b, false); });
-BENCHMARK(BM_hadw_fused_lengths)->Apply([](auto* b) { shapes(b, true); });
+BENCHMARK(BM_naive_two_pass<false>)->Name("BM_naive_two_pass_lengths")->Apply([](auto* b) { shapes(b, false); });
+BENCHMARK(BM_hadw_fused<false>)->Name("BM_hadw_fused_lengths")->Apply([](auto* b) { shapes(b, true); });
