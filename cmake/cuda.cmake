@@ -27,6 +27,7 @@ if(DEFINED CMAKE_CUDA20_STANDARD_COMPILE_OPTION)
 else()  # CMake < 3.26 knows no C++20 for nvcc (cuda_std_20 is "not known"): ask nvcc directly
   target_compile_options(hadw_cuda INTERFACE $<$<COMPILE_LANGUAGE:CUDA>:-std=c++20>)
 endif()
+hadw_install_component(hadw_cuda cuda)  # hadwCudaTargets.cmake
 
 # `cmake --build <dir> --target hadw_cuda_all`: every CUDA test and benchmark, and nothing else
 # (what scripts/test.d/60-cuda.sh builds).

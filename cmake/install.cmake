@@ -9,13 +9,29 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
+set(HADW_INSTALL_CMAKEDIR "${CMAKE_INSTALL_DATADIR}/cmake/hadw"
+    CACHE STRING "Where hadwConfig.cmake goes, relative to the install prefix")
 option(HADW_INSTALL "Generate hadw's install and export rules" ${PROJECT_IS_TOP_LEVEL})
+
+# An opt-in target (hadw::mpi, hadw::cuda) goes into an export file of its own,
+# hadw<Name>Targets.cmake, which hadwConfig.cmake loads only where the consumer has the
+# dependency too: finding hadw never requires MPI or CUDA.
+function(hadw_install_component target export_name)
+  if(HADW_INSTALL)
+    set_target_properties(${target} PROPERTIES EXPORT_NAME ${export_name})
+    install(TARGETS ${target} EXPORT hadw_${export_name}_targets)
+    string(SUBSTRING ${export_name} 0 1 first)
+    string(SUBSTRING ${export_name} 1 -1 rest)
+    string(TOUPPER ${first} first)
+    install(EXPORT hadw_${export_name}_targets NAMESPACE hadw:: FILE hadw${first}${rest}Targets.cmake
+            DESTINATION ${HADW_INSTALL_CMAKEDIR})
+  endif()
+endfunction()
+
 if(NOT HADW_INSTALL)
   return()
 endif()
 
-set(HADW_INSTALL_CMAKEDIR "${CMAKE_INSTALL_DATADIR}/cmake/hadw"
-    CACHE STRING "Where hadwConfig.cmake goes, relative to the install prefix")
 set(HADW_INSTALL_PKGCONFIGDIR "${CMAKE_INSTALL_DATADIR}/pkgconfig"
     CACHE STRING "Where hadw.pc goes, relative to the install prefix")
 

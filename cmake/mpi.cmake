@@ -21,6 +21,7 @@ if(HADW_ENABLE_MPI)
   add_library(hadw_mpi INTERFACE)
   add_library(hadw::mpi ALIAS hadw_mpi)
   target_link_libraries(hadw_mpi INTERFACE hadw::hadw MPI::MPI_CXX)
+  hadw_install_component(hadw_mpi mpi)  # hadwMpiTargets.cmake
 
   if(HADW_BUILD_EXAMPLES OR HADW_BUILD_TESTS)
     # examples/CMakeLists.txt leaves this one out of its glob: it needs MPI.

@@ -38,7 +38,7 @@ if(MODE STREQUAL "install")
   file(REMOVE_RECURSE ${WORK_DIR}/hadw-build ${prefix})
   run(${CMAKE_COMMAND} -S ${HADW_SOURCE_DIR} -B ${WORK_DIR}/hadw-build -G ${GENERATOR}
       -DCMAKE_CXX_COMPILER=${CXX} -DHADW_BUILD_TESTS=OFF -DHADW_BUILD_EXAMPLES=OFF
-      -DHADW_BUILD_BENCHMARKS=OFF -DHADW_ENABLE_MPI=OFF)
+      -DHADW_BUILD_BENCHMARKS=OFF)  # MPI: as detected, so hadw::mpi is exported where MPI is
   run(${CMAKE_COMMAND} --build ${WORK_DIR}/hadw-build)
   run(${CMAKE_COMMAND} --install ${WORK_DIR}/hadw-build --prefix ${prefix})
   foreach(file include/hadw/hadw.hpp include/hadw/interop/eigen.hpp include/hadw/interop/xtensor.hpp
