@@ -13,11 +13,6 @@
 namespace hadw {
 
 namespace detail {
-inline estimate_options estimate_options_of(const reweight_options& opt,
-                                            std::span<const std::int64_t> lengths) {
-  return {.mask = opt.mask, .lengths = lengths, .nan = opt.nan};
-}
-
 /// The fused step with token stage `rows`: every check of estimate() and reweight() in one
 /// read-only scan, then one pass of group statistics -> advantage -> Phi -> token rows. The
 /// arithmetic and its order are those of estimate() then reweight() then broadcast_to_tokens(),

@@ -4,6 +4,7 @@
 #include <hadw/anchor.hpp>
 #include <hadw/backend/cpu.hpp>
 #include <hadw/error.hpp>
+#include <hadw/estimate.hpp>
 #include <hadw/layout.hpp>
 #include <hadw/stats.hpp>
 #include <hadw/weighting.hpp>
@@ -111,14 +112,20 @@ struct reweight_scan {
   }
 };
 
+/// The per-response inputs of reweight's options as estimate() takes them (the fused calls add
+/// the estimator's lengths).
+inline estimate_options estimate_options_of(const reweight_options& opt,
+                                            std::span<const std::int64_t> lengths = {}) {
+  return {.mask = opt.mask, .lengths = lengths, .nan = opt.nan};
+}
+
 /// The rewards as the kernels read them under reweight's options (no lengths).
 template <class R>
 [[nodiscard]] response_view<std::remove_cv_t<R>> reweight_view(const group_layout& layout,
                                                                std::span<R> rewards,
                                                                const reweight_options& opt) {
-  return {rewards.data(), opt.mask.empty() ? nullptr : opt.mask.data(), nullptr,
-          layout.has_permutation() ? layout.permutation().data() : nullptr,
-          opt.nan == nan_policy::unscorable};
+  return make_view(layout, std::span<const std::remove_cv_t<R>>(rewards),
+                   estimate_options_of(opt));
 }
 
 /// reweight's verdict on a kernel scan: throws on the first bad reward or an empty batch.
