@@ -3,6 +3,8 @@
 #include <hadw/hadw.hpp>
 #include <hadw/interop/eigen.hpp>
 
+#include "support/error_of.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <Eigen/Core>
@@ -50,15 +52,7 @@ std::vector<T> to_vector(const M& m) {
   return v;
 }
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const hadw::error& e) {
-    return e.what();
-  }
-  return "no hadw::error";
-}
+using test_support::error_of;
 
 }  // namespace
 

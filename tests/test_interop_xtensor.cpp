@@ -3,6 +3,8 @@
 #include <hadw/hadw.hpp>
 #include <hadw/interop/xtensor.hpp>
 
+#include "support/error_of.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <xtensor/xadapt.hpp>
@@ -54,15 +56,7 @@ std::vector<T> span_estimate(const E& est, const xt::xtensor<T, 2>& r) {
   return adv;
 }
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const hadw::error& e) {
-    return e.what();
-  }
-  return "no hadw::error";
-}
+using test_support::error_of;
 
 constexpr hadw::grpo grpo0{.singleton = hadw::singleton_rule::zero};
 
