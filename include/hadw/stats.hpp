@@ -6,6 +6,7 @@
 #include <cmath>
 #include <concepts>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 namespace hadw {
@@ -145,7 +146,11 @@ template <class V>
 /// `Extrema` = false skips argmax and second_max (only the Pass@k baseline reads them; see
 /// needs_extrema_v); every other field is computed with the same operations either way. The
 /// vector form has no extrema, and every lane counts the same responses (count is shared).
-template <bool Extrema = true, class V = double>
+///
+/// `Weighted` = false is for readers whose every weight is 1 (dense_view): there the weighted
+/// sum is the sum and the weight sum the count, bit for bit (1.0 * r == r, and sums of ones are
+/// exact), so they are not accumulated.
+template <bool Extrema = true, class V = double, bool Weighted = true>
 struct group_accumulator {
   static_assert(!Extrema || std::is_same_v<V, double>, "extrema are tracked for one group only");
   std::int64_t count = 0;
@@ -177,8 +182,10 @@ struct group_accumulator {
     }
     ++count;
     sum += r;
-    weighted_sum += w * r;
-    weight_sum += w;
+    if constexpr (Weighted) {
+      weighted_sum += w * r;
+      weight_sum += w;
+    }
   }
   /// After pass 1: lane l's statistics with its means. `spread` tells whether pass 2 (the
   /// squared deviations, into m2) is needed; not for an empty or all-equal group (exact mean,
@@ -188,7 +195,7 @@ struct group_accumulator {
     g.count = count;
     g.min = detail::lane_of(min, l);
     g.max = detail::lane_of(max, l);
-    g.weight_sum = detail::lane_of(weight_sum, l);
+    g.weight_sum = Weighted ? detail::lane_of(weight_sum, l) : static_cast<double>(count);
     g.argmax = argmax;
     g.second_max = second_max;
     spread = false;
@@ -199,10 +206,41 @@ struct group_accumulator {
       return g;
     }
     g.mean = detail::lane_of(sum, l) / static_cast<double>(count);
-    g.weighted_mean =
-        g.weight_sum > 0.0 ? detail::lane_of(weighted_sum, l) / g.weight_sum : g.mean;
+    if constexpr (Weighted)
+      g.weighted_mean =
+          g.weight_sum > 0.0 ? detail::lane_of(weighted_sum, l) / g.weight_sum : g.mean;
+    else
+      g.weighted_mean = g.mean;  // sum / count
     spread = true;
     return g;
+  }
+  /// After pass 1 (count > 0): every lane's mean as stats() forms it, for pass 2 of the vector
+  /// form (without a lane-by-lane round trip through memory).
+  [[nodiscard]] V means() const {
+    return min == max ? min : sum / (V{} + static_cast<double>(count));
+  }
+  /// The vector form after pass 2 has run in every lane (count > 0, unweighted): lane l's
+  /// statistics into out[l], the fields stats(l) and pass 2 give — an all-equal lane's m2 is
+  /// exactly 0 here too, each r - mean being +0. One store per member, then plain reads: no
+  /// lane extraction per field.
+  void split(group_stats* out) const {
+    static_assert(!Extrema && !Weighted && !std::is_same_v<V, double>);
+    constexpr int width = sizeof(V) / sizeof(double);
+    double lo[width], hi[width], mu[width], sq[width];
+    const V mu_v = means();
+    std::memcpy(lo, &min, sizeof lo);
+    std::memcpy(hi, &max, sizeof hi);
+    std::memcpy(mu, &mu_v, sizeof mu);
+    std::memcpy(sq, &m2, sizeof sq);
+    for (int l = 0; l < width; ++l) {
+      group_stats& g = out[l];
+      g.count = count;
+      g.min = lo[l];
+      g.max = hi[l];
+      g.mean = g.weighted_mean = mu[l];
+      g.m2 = sq[l];
+      g.weight_sum = static_cast<double>(count);
+    }
   }
   /// Pass 2, in the same response order as pass 1 (mean set per lane): m2 += (r - mean)^2.
   HADW_HOST_DEVICE void add_square(V r) {

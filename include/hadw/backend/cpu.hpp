@@ -18,6 +18,7 @@
 #include <hadw/detail/pack.hpp>
 #include <hadw/detail/row_store.hpp>
 #include <hadw/detail/step_totals.hpp>
+#include <hadw/detail/tile.hpp>
 #include <hadw/error.hpp>
 #include <hadw/estimators.hpp>
 #include <hadw/layout.hpp>
@@ -179,13 +180,11 @@ void scan_group(const group_layout& layout, const Reader& in, const Range& range
   }
 }
 
-/// Groups a dense kernel steps in lockstep on a uniform layout: `lane_packs` packs of
-/// pack_width groups. Each group's sums are a chain of dependent additions in a fixed order (the
-/// numeric contract); one group at a time, the core waits out the adder's latency on every
-/// response and uses one SIMD lane. In lockstep every group keeps its own order, so the bits
-/// are those of the one-group walk, with independent chains and full SIMD registers.
-inline constexpr int lane_packs = 2;
-inline constexpr std::int64_t lanes = lane_packs * pack_width;
+// The dense lockstep (detail/tile.hpp): on a uniform layout, `lanes` groups at a time, one
+// group per SIMD lane. Each group's sums are a chain of dependent additions in a fixed order
+// (the numeric contract); one group at a time, the core waits out the adder's latency on every
+// response and uses one SIMD lane. In lockstep every group keeps its own order, so the bits
+// are those of the one-group walk, with independent chains and full SIMD registers.
 /// nvcc rejects vector types in HADW_HOST_DEVICE functions (group_accumulator<pack>), so a
 /// translation unit compiled by it walks one group at a time: the same bits, more slowly.
 #if defined(__CUDACC__)
@@ -214,14 +213,22 @@ struct dense_scan_lane {
     lo = r < lo ? r : lo;
     hi = r > hi ? r : hi;
   }
-  /// Adds lane l's group k to `part`; a group with anything wrong in it is handed to
-  /// scan_group, which names the failure.
+  /// The pack form's lanes as one-group lanes (each member stored once, then read per lane).
+  void split(dense_scan_lane<double>* out) const {
+    double s[pack_width], c[pack_width], a[pack_width], b[pack_width];
+    store_pack(s, sum);
+    store_pack(c, correct);
+    store_pack(a, lo);
+    store_pack(b, hi);
+    for (int l = 0; l < pack_width; ++l) out[l] = {s[l], c[l], a[l], b[l]};
+  }
+  /// Adds the group k of a one-group lane to `part`; a group with anything wrong in it is
+  /// handed to scan_group, which names the failure.
   template <class T, class Range>
   void settle(const group_layout& layout, const dense_view<T>& in, const Range& range,
-              const scan_rules& rules, std::int64_t k, int l, scan_partial& part) const {
+              const scan_rules& rules, std::int64_t k, scan_partial& part) const {
     const std::int64_t size = layout.end(k) - layout.begin(k);
-    const double s = detail::lane_of(sum, l), low = detail::lane_of(lo, l),
-                 high = detail::lane_of(hi, l);
+    const double s = sum, low = lo, high = hi;
     bool ok = !std::isnan(s);
     if (rules.reweight) ok = ok && low >= range_low(range) && high <= range_high(range);
     if (rules.estimate) ok = ok && reward_in_domain(low) && reward_in_domain(high);
@@ -231,7 +238,7 @@ struct dense_scan_lane {
       return scan_group(layout, response_view<T>{in.rewards}, range, rules, k, part);
     if (rules.reweight) {
       part.reward_sum += s;
-      part.correct += static_cast<std::int64_t>(detail::lane_of(correct, l));
+      part.correct += static_cast<std::int64_t>(correct);
       part.total += size;
       part.degenerate += low == high;
     }
@@ -245,21 +252,24 @@ void scan_group(const group_layout& layout, const dense_view<T>& in, const Range
   dense_scan_lane<double> lane;
   for (std::int64_t j = layout.begin(k); j < layout.end(k); ++j)
     lane.add(in.reward(j), range, rules);
-  lane.settle(layout, in, range, rules, k, 0, part);
+  lane.settle(layout, in, range, rules, k, part);
 }
 
 /// Groups [k0, k0 + lanes) of a uniform layout (size G) in lockstep; settled in group order.
 template <class T>
 void scan_lanes(const group_layout& layout, const dense_view<T>& in, const unit_range& range,
                 const scan_rules& rules, std::int64_t k0, std::int64_t G, scan_partial& part) {
+  lockstep_tile tile;
+  tile.load(in.rewards + k0 * G, G);
   dense_scan_lane<pack> lane[lane_packs];
-  const T* first = in.rewards + k0 * G;
   for (std::int64_t j = 0; j < G; ++j)
-    for (int p = 0; p < lane_packs; ++p)
-      lane[p].add(load_lanes(first + p * pack_width * G + j, G), range, rules);
-  for (int p = 0; p < lane_packs; ++p)
+    for (int p = 0; p < lane_packs; ++p) lane[p].add(tile.at(j, p), range, rules);
+  for (int p = 0; p < lane_packs; ++p) {
+    dense_scan_lane<double> one[pack_width];
+    lane[p].split(one);
     for (int l = 0; l < pack_width; ++l)
-      lane[p].settle(layout, in, range, rules, k0 + p * pack_width + l, l, part);
+      one[l].settle(layout, in, range, rules, k0 + p * pack_width + l, part);
+  }
 }
 
 template <class Reader, class Range>
@@ -267,7 +277,7 @@ void scan_block(const group_layout& layout, const Reader& in, const Range& range
                 const scan_rules& rules, std::int64_t g0, std::int64_t g1, scan_partial& part) {
   std::int64_t k = g0;
   if constexpr (lockstep_enabled && is_dense_view<Reader> && std::is_same_v<Range, unit_range>)
-    if (layout.is_uniform())
+    if (layout.is_uniform() && lockstep_fits(layout.uniform_size()))
       for (; k + lanes <= g1; k += lanes)
         scan_lanes(layout, in, range, rules, k, layout.uniform_size(), part);
   for (; k < g1; ++k) scan_group(layout, in, range, rules, k, part);
@@ -469,18 +479,31 @@ struct step_sums {
 /// The diagnostics of one group, or of many merged in group order (shared with CUDA).
 using step_partial = detail::step_totals;
 
-/// Lane l of the sums of pack_width groups stepped in lockstep, n responses each.
-[[nodiscard]] inline step_partial lane_totals(const step_sums<pack>& s, int l, std::int64_t n) {
-  step_partial p;
-  p.n = n;
-  p.phi_sum = s.phi_sum[l];
-  p.phi_min = s.phi_min[l];
-  p.phi_max = s.phi_max[l];
-  p.before_sum = s.before_sum[l];
-  p.before_sq = s.before_sq[l];
-  p.after_sum = s.after_sum[l];
-  p.after_sq = s.after_sq[l];
-  return p;
+/// Merges the sums of pack_width groups stepped in lockstep (n responses each) into `part`,
+/// lane by lane in group order. Each member is stored once and read back per lane (no lane
+/// extraction per field).
+inline void merge_lanes(const step_sums<pack>& s, std::int64_t n, step_partial& part) {
+  double f_sum[pack_width], f_min[pack_width], f_max[pack_width], b_sum[pack_width],
+      b_sq[pack_width], a_sum[pack_width], a_sq[pack_width];
+  store_pack(f_sum, s.phi_sum);
+  store_pack(f_min, s.phi_min);
+  store_pack(f_max, s.phi_max);
+  store_pack(b_sum, s.before_sum);
+  store_pack(b_sq, s.before_sq);
+  store_pack(a_sum, s.after_sum);
+  store_pack(a_sq, s.after_sq);
+  for (int l = 0; l < pack_width; ++l) {
+    step_partial p;
+    p.n = n;
+    p.phi_sum = f_sum[l];
+    p.phi_min = f_min[l];
+    p.phi_max = f_max[l];
+    p.before_sum = b_sum[l];
+    p.before_sq = b_sq[l];
+    p.after_sum = a_sum[l];
+    p.after_sq = a_sq[l];
+    part.merge(p);
+  }
 }
 
 /// Whether the step's group statistics must track argmax / second_max (Pass@k only).
@@ -505,8 +528,10 @@ void write_advantages(const Est& est, const batch_stats& batch, const Reader& in
       };
       std::int64_t j = begin;
       for (; j + pack_width <= end; j += pack_width) {
-        const pack d{deviation(j), deviation(j + 1)};
-        (void)store_rounded(adv + j, 1, advantage.of_deviation(d));
+        const pack d = [&]<std::size_t... L>(std::index_sequence<L...>) {
+          return pack{deviation(j + static_cast<std::int64_t>(L))...};
+        }(std::make_index_sequence<pack_width>{});
+        store_pack(adv + j, advantage.of_deviation(d));
       }
       for (; j < end; ++j) adv[j] = static_cast<U>(advantage.of_deviation(deviation(j)));
       return;
@@ -565,63 +590,118 @@ void step_group(const Est est, const batch_stats batch, const W w, const Reader 
   }
 }
 
-/// step_group for groups [k0, k0 + lanes) of a uniform layout (size G) of a dense_view, the
-/// reductions (group statistics, diagnostics) and the weighting stepped in lockstep, one group
-/// per pack lane (see `lanes`): each group's sums in its own order, so bit-identical to
-/// step_group on each group in turn. The advantages stay per group, packed along the responses.
+/// The baselines whose deviation the lockstep forms a pack of groups at a time, with the
+/// operations of their deviation() in estimators.hpp on each lane ([lockstep] tests hold the
+/// two to the same bits). Others (length-weighted, batch-centred, Pass@k) write their
+/// advantages one group at a time.
+template <class Baseline>
+struct lane_deviation {
+  static constexpr bool available = false;
+};
+template <>
+struct lane_deviation<mean_baseline> {
+  static constexpr bool available = true;
+  /// g.centred(r): in an all-equal group the mean is every r exactly, so r - mean is the 0 that
+  /// centred() returns.
+  [[nodiscard]] static pack of(pack r, pack mean, double) { return r - mean; }
+};
+template <>
+struct lane_deviation<leave_one_out_baseline> {
+  static constexpr bool available = true;
+  [[nodiscard]] static pack of(pack r, pack mean, double n) { return n / (n - 1.0) * (r - mean); }
+};
+
+/// The estimator stage of a lockstep step: each cell of `tile` (rewards) becomes its advantage
+/// rounded to U, as write_advantages computes it. False, with the tile untouched, where a lane
+/// needs the general formula (a scale that is 0 or not finite) or the baseline has no lane form.
+template <class U, class Est>
+[[nodiscard]] bool lane_advantages(const Est& est, const batch_stats& batch,
+                                   const group_stats* raw, std::int64_t G, lockstep_tile& tile) {
+  using baseline = std::remove_cvref_t<decltype(est.baseline)>;
+  if constexpr (!lane_deviation<baseline>::available) {
+    return false;
+  } else {
+    double lane_mean[lanes], lane_scale[lanes];
+    for (std::int64_t l = 0; l < lanes; ++l) {
+      const group_advantage<Est> advantage(est, raw[l], batch);  // size >= 2: no size-1 rule
+      if (!advantage.hoisted) return false;
+      lane_mean[l] = raw[l].mean;
+      lane_scale[l] = advantage.s;
+    }
+    pack mean[lane_packs], scale[lane_packs];
+    for (int p = 0; p < lane_packs; ++p) {
+      mean[p] = load_pack(lane_mean + p * pack_width);
+      scale[p] = load_pack(lane_scale + p * pack_width);
+    }
+    const auto n = static_cast<double>(G);
+    for (std::int64_t j = 0; j < G; ++j)
+      for (int p = 0; p < lane_packs; ++p) {
+        const pack d = lane_deviation<baseline>::of(tile.at(j, p), mean[p], n);
+        const pack q = d / scale[p];  // group_advantage::of_deviation, per lane
+        tile.at(j, p) = rounded_to<U>(d == 0.0 ? pack{} : q);
+      }
+    return true;
+  }
+}
+
+/// step_group for groups [k0, k0 + lanes) of a uniform layout (size G, lockstep_fits) of a
+/// dense_view, every stage stepped in lockstep, one group per pack lane: each group's sums in
+/// its own order, so bit-identical to step_group on each group in turn. The rewards are read
+/// into a transposed tile once; each stage rewrites it in place (advantage, then weighted
+/// advantage), and it is stored back transposed.
 template <class Est, class W, class T, class U>
 void step_lanes(const Est est, const batch_stats batch, const W w, const dense_view<T> in,
-                std::int64_t k0, std::int64_t G, U* adv, phi_memo& memo,
-                step_partial& part) {
+                std::int64_t k0, std::int64_t G, U* adv, phi_memo& memo, step_partial& part) {
   constexpr bool estimating = !std::is_same_v<Est, no_estimator>;
   constexpr bool weighting_on = !std::is_same_v<W, no_weighting>;
-  const std::int64_t pack_stride = pack_width * G;  // from one pack's first group to the next's
-  const T* first = in.rewards + k0 * G;
-  const auto reward = [&](int p, std::int64_t j) {  // response j of pack p's groups
-    return load_lanes(first + p * pack_stride + j, G);
-  };
+  lockstep_tile tile;
+  tile.load(in.rewards + k0 * G, G);
 
-  group_accumulator<false, pack> acc[lane_packs];
+  group_accumulator<false, pack, false> acc[lane_packs];  // dense_view: every weight is 1
   for (std::int64_t j = 0; j < G; ++j)
-    for (int p = 0; p < lane_packs; ++p) acc[p].add(reward(p, j), pack{} + in.weight(j), j);
-  group_stats raw[lanes];
-  bool spread[lanes];
-  for (int p = 0; p < lane_packs; ++p)
-    for (int l = 0; l < pack_width; ++l) {
-      raw[p * pack_width + l] = acc[p].stats(l, spread[p * pack_width + l]);
-      acc[p].mean[l] = raw[p * pack_width + l].mean;
-    }
+    for (int p = 0; p < lane_packs; ++p) acc[p].add(tile.at(j, p), pack{}, j);
+  for (int p = 0; p < lane_packs; ++p) acc[p].mean = acc[p].means();
   for (std::int64_t j = 0; j < G; ++j)  // pass 2 in every lane; m2 kept where it is needed
-    for (int p = 0; p < lane_packs; ++p) acc[p].add_square(reward(p, j));
-  for (int p = 0; p < lane_packs; ++p)
-    for (int l = 0; l < pack_width; ++l)
-      if (spread[p * pack_width + l]) raw[p * pack_width + l].m2 = acc[p].m2[l];
+    for (int p = 0; p < lane_packs; ++p) acc[p].add_square(tile.at(j, p));
+  group_stats raw[lanes];
+  for (int p = 0; p < lane_packs; ++p) acc[p].split(raw + p * pack_width);
 
-  if constexpr (estimating)
-    for (std::int64_t l = 0; l < lanes; ++l)
-      write_advantages(est, batch, in, raw[l], (k0 + l) * G, (k0 + l + 1) * G, adv);
+  U* const out = adv + k0 * G;
+  if constexpr (estimating) {
+    if (!lane_advantages<U>(est, batch, raw, G, tile)) {
+      for (std::int64_t l = 0; l < lanes; ++l)
+        write_advantages(est, batch, in, raw[l], (k0 + l) * G, (k0 + l + 1) * G, adv);
+      if constexpr (!weighting_on) return;
+      tile.load(out, G);
+    }
+  } else {
+    tile.load(out, G);  // reweight(): the advantages as the caller stored them
+  }
 
   if constexpr (weighting_on) {
+    double neg[lanes], zero[lanes], pos[lanes];  // gathered as scalars, loaded as packs once
+    for (std::int64_t l = 0; l < lanes; ++l) {
+      const group_phi<> one = memo(w, raw[l].mean);
+      neg[l] = one.neg;
+      zero[l] = one.zero;
+      pos[l] = one.pos;
+    }
     group_phi<pack> ph[lane_packs];
     for (int p = 0; p < lane_packs; ++p)
-      for (int l = 0; l < pack_width; ++l) {
-        const group_phi<> one = memo(w, raw[p * pack_width + l].mean);
-        ph[p].neg[l] = one.neg;
-        ph[p].zero[l] = one.zero;
-        ph[p].pos[l] = one.pos;
-      }
+      ph[p] = {load_pack(neg + p * pack_width), load_pack(zero + p * pack_width),
+               load_pack(pos + p * pack_width)};
     step_sums<pack> sums[lane_packs];
-    U* const out = adv + k0 * G;
     for (std::int64_t j = 0; j < G; ++j)
       for (int p = 0; p < lane_packs; ++p) {  // weigh_response, a pack of groups at a time
-        U* const a = out + p * pack_stride + j;
-        const pack x = load_lanes(a, G);
+        const pack x = tile.at(j, p);
         const pack f = ph[p](x);
-        sums[p].add(f, x, store_rounded(a, G, x * f));
+        const pack y = rounded_to<U>(x * f);
+        sums[p].add(f, x, y);
+        tile.at(j, p) = y;
       }
-    for (int p = 0; p < lane_packs; ++p)
-      for (int l = 0; l < pack_width; ++l) part.merge(lane_totals(sums[p], l, G));
+    for (int p = 0; p < lane_packs; ++p) merge_lanes(sums[p], G, part);
   }
+  tile.store(out, G);
 }
 
 /// Runs the step over every group in fixed blocks (in parallel when worth it). Without token
@@ -638,7 +718,7 @@ template <class Est, class W, class Reader, class U, class Rows>
         phi_memo memo;
         std::int64_t k = g0;
         if constexpr (lockstep)
-          if (layout.is_uniform())
+          if (layout.is_uniform() && lockstep_fits(layout.uniform_size()))
             for (; k + lanes <= g1; k += lanes)
               step_lanes(est, batch, w, in, k, layout.uniform_size(), adv, memo, part);
         for (; k < g1; ++k)

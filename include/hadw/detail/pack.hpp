@@ -1,5 +1,5 @@
-// Two doubles in one SSE2 register (GCC / Clang vector extensions), for the CPU kernels' dense
-// path: one group per lane in the lockstep, two responses of a group in the packed division.
+// A SIMD register of doubles (GCC / Clang vector extensions) for the CPU kernels' dense path:
+// one group per lane in the lockstep, consecutive responses of a group in the packed division.
 // Every operation on a pack is the IEEE operation on each lane (addpd, mulpd, divpd, cvtpd2ps
 // are addsd, mulsd, divsd, cvtsd2ss per lane), so a lane's bits are those of the same scalar
 // code; selects are bitwise, so nothing is speculated that the scalar code would not compute.
@@ -9,44 +9,117 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+#include <utility>
 
 namespace hadw::detail {
 
-/// Lanes per pack: groups in the lockstep, consecutive responses in the packed division.
-/// 16 bytes: SSE2, the x86-64 baseline, so no -m flag and no ABI warning.
+/// Lanes per pack: the widest register the translation unit is compiled for. Without an -m
+/// flag that is SSE2 (2 doubles, the x86-64 baseline); -mavx / -march=x86-64-v3 give 4 and
+/// -mavx512f / -march=x86-64-v4 give 8. The width changes the speed only: each lane computes
+/// its own group's bits, so every width gives the same results.
+#if defined(__AVX512F__)
+inline constexpr int pack_width = 8;
+#elif defined(__AVX__)
+inline constexpr int pack_width = 4;
+#else
 inline constexpr int pack_width = 2;
+#endif
 using pack = double __attribute__((vector_size(pack_width * sizeof(double))));
 using pack_float = float __attribute__((vector_size(pack_width * sizeof(float))));
 
 /// Lane l of every pack read from p[l * stride] (the same position in consecutive groups).
 template <class T>
 [[nodiscard]] inline pack load_lanes(const T* p, std::int64_t stride) {
-  return pack{static_cast<double>(p[0]), static_cast<double>(p[stride])};
-}
-template <class T>
-inline void store_lanes(T* p, std::int64_t stride, pack v) {
-  p[0] = static_cast<T>(v[0]);
-  p[stride] = static_cast<T>(v[1]);
+  return [&]<std::size_t... L>(std::index_sequence<L...>) {
+    return pack{static_cast<double>(p[static_cast<std::int64_t>(L) * stride])...};
+  }(std::make_index_sequence<pack_width>{});
 }
 
-/// Stores static_cast<U>(v[l]) at p[l * stride] and returns those values back in double (what a
-/// reader of the stored U sees): for float, one packed conversion instead of one per lane.
-template <class U>
-inline pack store_rounded(U* p, std::int64_t stride, pack v) {
-  if constexpr (std::is_same_v<U, float>) {
-    const pack_float f = __builtin_convertvector(v, pack_float);
-    if (stride == 1) {
-      std::memcpy(p, &f, sizeof f);
-    } else {
-      p[0] = f[0];
-      p[stride] = f[1];
-    }
-    return __builtin_convertvector(f, pack);
-  } else {  // double (the identity), or any other U
-    store_lanes(p, stride, v);
-    return pack{static_cast<double>(static_cast<U>(v[0])),
-                static_cast<double>(static_cast<U>(v[1]))};
+/// pack_width consecutive values p[0 .. pack_width), converted to double.
+template <class T>
+[[nodiscard]] inline pack load_pack(const T* p) {
+  if constexpr (std::is_same_v<T, double>) {
+    pack v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+  } else if constexpr (std::is_same_v<T, float>) {
+    pack_float v;
+    std::memcpy(&v, p, sizeof v);
+    return __builtin_convertvector(v, pack);
+  } else {
+    return load_lanes(p, 1);
   }
 }
+
+/// Lane l of v rounded to U, the way static_cast<U> rounds a double, returned in double: what a
+/// reader of the stored U sees (for float, one packed conversion each way).
+template <class U>
+[[nodiscard]] inline pack rounded_to(pack v) {
+  if constexpr (std::is_same_v<U, double>) {
+    return v;
+  } else if constexpr (std::is_same_v<U, float>) {
+    return __builtin_convertvector(__builtin_convertvector(v, pack_float), pack);
+  } else {
+    return [&]<std::size_t... L>(std::index_sequence<L...>) {
+      return pack{static_cast<double>(static_cast<U>(v[L]))...};
+    }(std::make_index_sequence<pack_width>{});
+  }
+}
+
+/// Stores static_cast<U>(v[l]) at p[l * stride].
+template <class U>
+inline void store_lanes(U* p, std::int64_t stride, pack v) {
+  for (int l = 0; l < pack_width; ++l) p[l * stride] = static_cast<U>(v[l]);
+}
+
+/// Stores static_cast<U>(v[l]) at p[l], l < pack_width.
+template <class U>
+inline void store_pack(U* p, pack v) {
+  if constexpr (std::is_same_v<U, double>) {
+    std::memcpy(p, &v, sizeof v);
+  } else if constexpr (std::is_same_v<U, float>) {
+    const pack_float f = __builtin_convertvector(v, pack_float);
+    std::memcpy(p, &f, sizeof f);
+  } else {
+    store_lanes(p, 1, v);
+  }
+}
+
+/// Stores static_cast<U>(v[l]) at p[l * stride] and returns those values back in double.
+template <class U>
+inline pack store_rounded(U* p, std::int64_t stride, pack v) {
+  if (stride == 1) store_pack(p, v);
+  else store_lanes(p, stride, v);
+  return rounded_to<U>(v);
+}
+
+namespace pack_shuffle {
+/// Level B of the block-swap transpose: a and b are rows i and i + B of a tile (i & B == 0);
+/// `low` is the new row i (a's columns c & B == 0, then b's same-offset columns), `high` row i + B.
+template <int B, std::size_t... C>
+[[nodiscard]] inline pack low(pack a, pack b, std::index_sequence<C...>) {
+  return __builtin_shufflevector(a, b, ((C & B) == 0 ? C : pack_width + C - B)...);
+}
+template <int B, std::size_t... C>
+[[nodiscard]] inline pack high(pack a, pack b, std::index_sequence<C...>) {
+  return __builtin_shufflevector(a, b, ((C & B) == 0 ? C + B : pack_width + C)...);
+}
+template <int B>
+inline void level(pack (&rows)[pack_width]) {
+  constexpr auto columns = std::make_index_sequence<pack_width>{};
+  for (int i = 0; i < pack_width; ++i) {
+    if (i & B) continue;
+    const pack a = rows[i], b = rows[i + B];
+    rows[i] = low<B>(a, b, columns);
+    rows[i + B] = high<B>(a, b, columns);
+  }
+  if constexpr (B > 1) level<B / 2>(rows);
+}
+}  // namespace pack_shuffle
+
+/// Transposes a pack_width x pack_width tile held as rows: log2(pack_width) levels of
+/// two-register shuffles (one instruction each on AVX-512), no memory round trip. Moves bits
+/// only.
+inline void transpose(pack (&rows)[pack_width]) { pack_shuffle::level<pack_width / 2>(rows); }
 
 }  // namespace hadw::detail
