@@ -93,6 +93,18 @@ inline pack store_rounded(U* p, std::int64_t stride, pack v) {
   return rounded_to<U>(v);
 }
 
+#if defined(__CUDACC__)
+/// nvcc's front end cannot expand a parameter pack inside __builtin_shufflevector. CUDA
+/// translation units never take the lockstep (cpu::lockstep_enabled), so a plain swap will do.
+inline void transpose(pack (&rows)[pack_width]) {
+  for (int i = 0; i < pack_width; ++i)
+    for (int c = i + 1; c < pack_width; ++c) {
+      const double t = rows[i][c];
+      rows[i][c] = rows[c][i];
+      rows[c][i] = t;
+    }
+}
+#else
 namespace pack_shuffle {
 /// Level B of the block-swap transpose: a and b are rows i and i + B of a tile (i & B == 0);
 /// `low` is the new row i (a's columns c & B == 0, then b's same-offset columns), `high` row i + B.
@@ -121,5 +133,6 @@ inline void level(pack (&rows)[pack_width]) {
 /// two-register shuffles (one instruction each on AVX-512), no memory round trip. Moves bits
 /// only.
 inline void transpose(pack (&rows)[pack_width]) { pack_shuffle::level<pack_width / 2>(rows); }
+#endif
 
 }  // namespace hadw::detail
