@@ -406,6 +406,8 @@ TEMPLATE_TEST_CASE("the dense lockstep path equals the general path bit for bit"
       hadw::reweight_options o;
       o.range = {-1.0, 1.0};
       both(hadw::grpo{.singleton = z}, o);
+      both(hadw::grpo{.eps = 1e-3, .unbiased = false, .singleton = z}, o);
+      both(hadw::grpo{.eps = 1e-2, .eps_at = hadw::eps_placement::add_to_var, .singleton = z}, o);
       both(hadw::rloo{.singleton = z}, o);
       both(hadw::dr_grpo{.singleton = z}, o);
       both(hadw::grpo_batch_std{.singleton = z}, o);

@@ -611,28 +611,47 @@ struct lane_deviation<leave_one_out_baseline> {
   [[nodiscard]] static pack of(pack r, pack mean, double n) { return n / (n - 1.0) * (r - mean); }
 };
 
+/// The scale policies the lockstep evaluates a pack of groups at a time, with the operations
+/// of their scale() in estimators.hpp on each lane (groups of >= 2 responses: no size-1 rule;
+/// the [lockstep] tests hold the two to the same bits). Others: scale() per lane.
+template <class Scale>
+struct lane_scale {
+  static constexpr bool available = false;
+};
+template <>
+struct lane_scale<group_std_scale> {
+  static constexpr bool available = true;
+  [[nodiscard]] static pack of(const group_std_scale& s, pack m2, std::int64_t count) {
+    if (!s.normalise) return pack{} + 1.0;
+    const pack var = m2 / static_cast<double>(s.unbiased ? count - 1 : count);  // variance()
+    return s.eps_at == eps_placement::add_to_var ? lane_sqrt(var + s.eps) : lane_sqrt(var) + s.eps;
+  }
+};
+
 /// The estimator stage of a lockstep step: each cell of `tile` (rewards) becomes its advantage
-/// rounded to U, as write_advantages computes it. False, with the tile untouched, where a lane
-/// needs the general formula (a scale that is 0 or not finite) or the baseline has no lane form.
+/// rounded to U, as write_advantages computes it, from each pack's lanes' means and m2 (and
+/// `raw`, their statistics). False, with the tile untouched, where a lane needs the general
+/// formula (a scale that is 0 or not finite) or the baseline has no lane form.
 template <class U, class Est>
 [[nodiscard]] bool lane_advantages(const Est& est, const batch_stats& batch,
-                                   const group_stats* raw, std::int64_t G, lockstep_tile& tile) {
+                                   const group_stats* raw, const pack* mean, const pack* m2,
+                                   std::int64_t G, lockstep_tile& tile) {
   using baseline = std::remove_cvref_t<decltype(est.baseline)>;
+  using scale_policy = std::remove_cvref_t<decltype(est.scale)>;
   if constexpr (!lane_deviation<baseline>::available) {
     return false;
   } else {
-    double lane_mean[lanes], lane_scale[lanes];
-    for (std::int64_t l = 0; l < lanes; ++l) {
-      const group_advantage<Est> advantage(est, raw[l], batch);  // size >= 2: no size-1 rule
-      if (!advantage.hoisted) return false;
-      lane_mean[l] = raw[l].mean;
-      lane_scale[l] = advantage.s;
+    pack scale[lane_packs];
+    if constexpr (lane_scale<scale_policy>::available) {
+      for (int p = 0; p < lane_packs; ++p)
+        scale[p] = lane_scale<scale_policy>::of(est.scale, m2[p], G);
+    } else {
+      double lane_s[lanes];
+      for (std::int64_t l = 0; l < lanes; ++l) lane_s[l] = est.scale.scale(raw[l], batch);
+      for (int p = 0; p < lane_packs; ++p) scale[p] = load_pack(lane_s + p * pack_width);
     }
-    pack mean[lane_packs], scale[lane_packs];
-    for (int p = 0; p < lane_packs; ++p) {
-      mean[p] = load_pack(lane_mean + p * pack_width);
-      scale[p] = load_pack(lane_scale + p * pack_width);
-    }
+    for (int p = 0; p < lane_packs; ++p)  // group_advantage::hoisted, every lane
+      if (!all_lanes((scale[p] > 0.0) & (scale[p] < INFINITY))) return false;
     const auto n = static_cast<double>(G);
     for (std::int64_t j = 0; j < G; ++j)
       for (int p = 0; p < lane_packs; ++p) {
@@ -668,7 +687,12 @@ void step_lanes(const Est est, const batch_stats batch, const W w, const dense_v
 
   U* const out = adv + k0 * G;
   if constexpr (estimating) {
-    if (!lane_advantages<U>(est, batch, raw, G, tile)) {
+    pack mean[lane_packs], m2[lane_packs];
+    for (int p = 0; p < lane_packs; ++p) {
+      mean[p] = acc[p].mean;
+      m2[p] = acc[p].m2;
+    }
+    if (!lane_advantages<U>(est, batch, raw, mean, m2, G, tile)) {
       for (std::int64_t l = 0; l < lanes; ++l)
         write_advantages(est, batch, in, raw[l], (k0 + l) * G, (k0 + l + 1) * G, adv);
       if constexpr (!weighting_on) return;

@@ -6,10 +6,15 @@
 // Host only (nvcc rejects vector types in device code; the CUDA backend steps doubles).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
 #include <utility>
+
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
 
 namespace hadw::detail {
 
@@ -64,6 +69,28 @@ template <class U>
       return pack{static_cast<double>(static_cast<U>(v[L]))...};
     }(std::make_index_sequence<pack_width>{});
   }
+}
+
+/// The correctly rounded square root of each lane: std::sqrt's bits (IEEE), a register at a time.
+[[nodiscard]] inline pack lane_sqrt(pack v) {
+#if defined(__AVX512F__)
+  return _mm512_mask_sqrt_pd(v, 0xFF, v);  // _mm512_sqrt_pd trips GCC 12 -Wmaybe-uninitialized
+#elif defined(__AVX__)
+  return _mm256_sqrt_pd(v);
+#elif defined(__SSE2__)
+  return _mm_sqrt_pd(v);
+#else
+  for (int l = 0; l < pack_width; ++l) v[l] = std::sqrt(v[l]);
+  return v;
+#endif
+}
+
+/// Whether every lane of a comparison result is true.
+template <class M>
+[[nodiscard]] inline bool all_lanes(M m) {
+  for (int l = 0; l < pack_width; ++l)
+    if (!m[l]) return false;
+  return true;
 }
 
 /// Stores static_cast<U>(v[l]) at p[l * stride].
