@@ -6,6 +6,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "../support/error_of.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -153,15 +155,6 @@ inline void require_same_stats(const hadw::step_stats& c, const hadw::step_stats
   REQUIRE(c.step == d.step);
 }
 
-/// The message of the hadw::error `f` throws ("" when it throws none).
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const hadw::error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test_support::error_of;  // the message of the hadw::error f throws ("" when none)
 
 }  // namespace hadw_test

@@ -7,7 +7,7 @@
 
 namespace test_support {
 
-/// f()'s hadw::error message, or "no hadw::error" when it returns normally.
+/// f()'s hadw::error message, or "" when it returns normally (no message matches "").
 template <class F>
 std::string error_of(F&& f) {
   try {
@@ -15,7 +15,7 @@ std::string error_of(F&& f) {
   } catch (const hadw::error& e) {
     return e.what();
   }
-  return "no hadw::error";
+  return "";
 }
 
 }  // namespace test_support
