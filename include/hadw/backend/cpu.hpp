@@ -465,15 +465,7 @@ struct step_sums {
   V before_sum{}, before_sq{}, after_sum{}, after_sq{};
 
   /// One response: its Phi f and its advantage before (x) and after (y).
-  void add(V f, V x, V y) {
-    phi_sum += f;
-    phi_min = f < phi_min ? f : phi_min;
-    phi_max = f > phi_max ? f : phi_max;
-    before_sum += x;
-    before_sq += x * x;
-    after_sum += y;
-    after_sq += y * y;
-  }
+  void add(V f, V x, V y) { add_response(*this, f, x, y); }
 };
 
 /// The diagnostics of one group, or of many merged in group order (shared with CUDA).

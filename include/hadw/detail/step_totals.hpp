@@ -9,6 +9,20 @@
 
 namespace hadw::detail {
 
+/// The diagnostics' update for one response, its Phi f and its advantage before (x) and after
+/// (y), into sums S of one group (step_totals, V = double) or of a pack of groups stepped in
+/// lockstep (the CPU backend's step_sums). Written once for both.
+template <class S, class V>
+HADW_HOST_DEVICE void add_response(S& s, V f, V x, V y) {
+  s.phi_sum += f;
+  s.phi_min = f < s.phi_min ? f : s.phi_min;
+  s.phi_max = f > s.phi_max ? f : s.phi_max;
+  s.before_sum += x;
+  s.before_sq += x * x;
+  s.after_sum += y;
+  s.after_sq += y * y;
+}
+
 /// Over the valid responses of one group, or of many merged in a fixed (group) order: Phi (sum,
 /// min, max) and the advantages before and after it (sum, sum of squares). Trivially copyable, so
 /// the CUDA kernels reduce it in device memory; min/max are comparisons written out so both
@@ -26,13 +40,7 @@ struct step_totals {
   /// One response: its Phi f and its advantage before (x) and after (y).
   HADW_HOST_DEVICE void add(double f, double x, double y) {
     ++n;
-    phi_sum += f;
-    phi_min = f < phi_min ? f : phi_min;
-    phi_max = f > phi_max ? f : phi_max;
-    before_sum += x;
-    before_sq += x * x;
-    after_sum += y;
-    after_sq += y * y;
+    add_response(*this, f, x, y);
   }
   HADW_HOST_DEVICE void merge(const step_totals& o) {
     n += o.n;
