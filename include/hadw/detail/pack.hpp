@@ -112,14 +112,6 @@ inline void store_pack(U* p, pack v) {
   }
 }
 
-/// Stores static_cast<U>(v[l]) at p[l * stride] and returns those values back in double.
-template <class U>
-inline pack store_rounded(U* p, std::int64_t stride, pack v) {
-  if (stride == 1) store_pack(p, v);
-  else store_lanes(p, stride, v);
-  return rounded_to<U>(v);
-}
-
 #if defined(__CUDACC__)
 /// nvcc's front end cannot expand a parameter pack inside __builtin_shufflevector. CUDA
 /// translation units never take the lockstep (cpu::lockstep_enabled), so a plain swap will do.
