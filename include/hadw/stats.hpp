@@ -128,16 +128,6 @@ concept response_reader = requires(const V& v, std::int64_t j) {
   { v.weight(j) } -> std::same_as<double>;
 };
 
-namespace detail {
-/// Lane l of a value: the value itself for a double, element l of a SIMD vector of doubles.
-[[nodiscard]] HADW_HOST_DEVICE inline double lane_of(double v, int) { return v; }
-template <class V>
-  requires requires(const V& v) { v[0]; }
-[[nodiscard]] double lane_of(const V& v, int l) {
-  return v[l];
-}
-}  // namespace detail
-
 /// compute_group_stats as a running accumulator, one response at a time. V is double (one
 /// group), or a SIMD vector of doubles with one group per lane: the CPU kernels step the groups
 /// of a uniform, dense batch in lockstep that way, each lane in its own group's order, so every
@@ -187,15 +177,16 @@ struct group_accumulator {
       weight_sum += w;
     }
   }
-  /// After pass 1: lane l's statistics with its means. `spread` tells whether pass 2 (the
-  /// squared deviations, into m2) is needed; not for an empty or all-equal group (exact mean,
-  /// exact zero spread).
-  HADW_HOST_DEVICE group_stats stats(int l, bool& spread) const {
+  /// After pass 1, for one group (V = double; the vector form is read through split()): its
+  /// statistics with its means. `spread` tells whether pass 2 (the squared deviations, into m2)
+  /// is needed; not for an empty or all-equal group (exact mean, exact zero spread).
+  HADW_HOST_DEVICE group_stats stats(bool& spread) const {
+    static_assert(std::is_same_v<V, double> && Weighted, "one group's accumulator only");
     group_stats g;
     g.count = count;
-    g.min = detail::lane_of(min, l);
-    g.max = detail::lane_of(max, l);
-    g.weight_sum = Weighted ? detail::lane_of(weight_sum, l) : static_cast<double>(count);
+    g.min = min;
+    g.max = max;
+    g.weight_sum = weight_sum;
     g.argmax = argmax;
     g.second_max = second_max;
     spread = false;
@@ -205,32 +196,27 @@ struct group_accumulator {
       g.mean = g.weighted_mean = g.min;
       return g;
     }
-    g.mean = detail::lane_of(sum, l) / static_cast<double>(count);
-    if constexpr (Weighted)
-      g.weighted_mean =
-          g.weight_sum > 0.0 ? detail::lane_of(weighted_sum, l) / g.weight_sum : g.mean;
-    else
-      g.weighted_mean = g.mean;  // sum / count
+    g.mean = sum / static_cast<double>(count);
+    g.weighted_mean = g.weight_sum > 0.0 ? weighted_sum / g.weight_sum : g.mean;
     spread = true;
     return g;
   }
-  /// After pass 1 (count > 0): every lane's mean as stats() forms it, for pass 2 of the vector
-  /// form (without a lane-by-lane round trip through memory).
+  /// After pass 1 (count > 0): every lane's mean as stats() forms it, to set `mean` for pass 2
+  /// of the vector form.
   [[nodiscard]] V means() const {
     return min == max ? min : sum / (V{} + static_cast<double>(count));
   }
-  /// The vector form after pass 2 has run in every lane (count > 0, unweighted): lane l's
-  /// statistics into out[l], the fields stats(l) and pass 2 give — an all-equal lane's m2 is
-  /// exactly 0 here too, each r - mean being +0. One store per member, then plain reads: no
-  /// lane extraction per field.
+  /// The vector form after pass 2 has run in every lane (count > 0, unweighted, `mean` set from
+  /// means()): lane l's statistics into out[l], the fields stats() and pass 2 give for that
+  /// group alone — an all-equal lane's m2 is exactly 0 here too, each r - mean being +0. One
+  /// store per member, then plain reads: no lane extraction per field.
   void split(group_stats* out) const {
     static_assert(!Extrema && !Weighted && !std::is_same_v<V, double>);
     constexpr int width = sizeof(V) / sizeof(double);
     double lo[width], hi[width], mu[width], sq[width];
-    const V mu_v = means();
     std::memcpy(lo, &min, sizeof lo);
     std::memcpy(hi, &max, sizeof hi);
-    std::memcpy(mu, &mu_v, sizeof mu);
+    std::memcpy(mu, &mean, sizeof mu);
     std::memcpy(sq, &m2, sizeof sq);
     for (int l = 0; l < width; ++l) {
       group_stats& g = out[l];
@@ -259,7 +245,7 @@ template <bool Extrema = true, response_reader View>
     if (in.valid(i)) acc.add(in.reward(i), in.weight(i), j - begin);
   }
   bool spread = false;
-  group_stats g = acc.stats(0, spread);
+  group_stats g = acc.stats(spread);
   if (!spread) return g;
   acc.mean = g.mean;
   for (std::int64_t j = begin; j < end; ++j) {

@@ -620,13 +620,16 @@ struct lane_scale<group_std_scale> {
   }
 };
 
+/// The accumulators of the lockstep's statistics passes (dense_view: every weight is 1).
+using lane_accumulator = group_accumulator<false, pack, false>;
+
 /// The estimator stage of a lockstep step: each cell of `tile` (rewards) becomes its advantage
-/// rounded to U, as write_advantages computes it, from each pack's lanes' means and m2 (and
-/// `raw`, their statistics). False, with the tile untouched, where a lane needs the general
-/// formula (a scale that is 0 or not finite) or the baseline has no lane form.
+/// rounded to U, as write_advantages computes it, from each pack's means and m2 in `acc` (and
+/// `raw`, the same statistics per group). False, with the tile untouched, where a lane needs the
+/// general formula (a scale that is 0 or not finite) or the baseline has no lane form.
 template <class U, class Est>
 [[nodiscard]] bool lane_advantages(const Est& est, const batch_stats& batch,
-                                   const group_stats* raw, const pack* mean, const pack* m2,
+                                   const group_stats* raw, const lane_accumulator* acc,
                                    std::int64_t G, lockstep_tile& tile) {
   using baseline = std::remove_cvref_t<decltype(est.baseline)>;
   using scale_policy = std::remove_cvref_t<decltype(est.scale)>;
@@ -636,7 +639,7 @@ template <class U, class Est>
     pack scale[lane_packs];
     if constexpr (lane_scale<scale_policy>::available) {
       for (int p = 0; p < lane_packs; ++p)
-        scale[p] = lane_scale<scale_policy>::of(est.scale, m2[p], G);
+        scale[p] = lane_scale<scale_policy>::of(est.scale, acc[p].m2, G);
     } else {
       double lane_s[lanes];
       for (std::int64_t l = 0; l < lanes; ++l) lane_s[l] = est.scale.scale(raw[l], batch);
@@ -647,7 +650,7 @@ template <class U, class Est>
     const auto n = static_cast<double>(G);
     for (std::int64_t j = 0; j < G; ++j)
       for (int p = 0; p < lane_packs; ++p) {
-        const pack d = lane_deviation<baseline>::of(tile.at(j, p), mean[p], n);
+        const pack d = lane_deviation<baseline>::of(tile.at(j, p), acc[p].mean, n);
         const pack q = d / scale[p];  // group_advantage::of_deviation, per lane
         tile.at(j, p) = rounded_to<U>(d == 0.0 ? pack{} : q);
       }
@@ -668,7 +671,7 @@ void step_lanes(const Est est, const batch_stats batch, const W w, const dense_v
   lockstep_tile tile;
   tile.load(in.rewards + k0 * G, G);
 
-  group_accumulator<false, pack, false> acc[lane_packs];  // dense_view: every weight is 1
+  lane_accumulator acc[lane_packs];
   for (std::int64_t j = 0; j < G; ++j)
     for (int p = 0; p < lane_packs; ++p) acc[p].add(tile.at(j, p), pack{}, j);
   for (int p = 0; p < lane_packs; ++p) acc[p].mean = acc[p].means();
@@ -679,12 +682,7 @@ void step_lanes(const Est est, const batch_stats batch, const W w, const dense_v
 
   U* const out = adv + k0 * G;
   if constexpr (estimating) {
-    pack mean[lane_packs], m2[lane_packs];
-    for (int p = 0; p < lane_packs; ++p) {
-      mean[p] = acc[p].mean;
-      m2[p] = acc[p].m2;
-    }
-    if (!lane_advantages<U>(est, batch, raw, mean, m2, G, tile)) {
+    if (!lane_advantages<U>(est, batch, raw, acc, G, tile)) {
       for (std::int64_t l = 0; l < lanes; ++l)
         write_advantages(est, batch, in, raw[l], (k0 + l) * G, (k0 + l + 1) * G, adv);
       if constexpr (!weighting_on) return;
