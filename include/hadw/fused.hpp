@@ -82,7 +82,7 @@ step_stats estimate_reweight_broadcast(const E& estimator, const group_layout& l
       estimator, layout, rewards, advantages, anchor, options, lengths,
       detail::cpu::mask_rows<M, V>{token_mask.data(), token_advantages.data(),
                                    static_cast<std::size_t>(L),
-                                   detail::cpu::stream_tokens<V>(tokens, true)},
+                                   detail::cpu::stream_tokens<V>(tokens)},
       tokens);
 }
 
@@ -105,7 +105,7 @@ step_stats estimate_reweight_broadcast(const E& estimator, const group_layout& l
       estimator, layout, rewards, advantages, anchor, options, lengths,
       detail::cpu::length_rows<I, V>{token_lengths.data(), token_advantages.data(),
                                      static_cast<std::size_t>(L),
-                                     detail::cpu::stream_tokens<V>(tokens, false)},
+                                     detail::cpu::stream_tokens<V>(tokens)},
       tokens);
 }
 

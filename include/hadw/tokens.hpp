@@ -53,7 +53,7 @@ void broadcast_to_tokens(std::span<const T> advantages, std::span<const M> mask,
   detail::cpu::run_rows(advantages.data(), static_cast<std::int64_t>(advantages.size()), tokens,
                         detail::cpu::mask_rows<M, U>{mask.data(), token_advantages.data(),
                                                      static_cast<std::size_t>(L),
-                                                     detail::cpu::stream_tokens<U>(tokens, true)});
+                                                     detail::cpu::stream_tokens<U>(tokens)});
 }
 
 /// token_advantages[i*L + t] = t < lengths[i] ? advantages[i] : 0 (right-padded rows).
@@ -67,7 +67,7 @@ void broadcast_to_tokens(std::span<const T> advantages, std::span<const I> lengt
   detail::cpu::run_rows(advantages.data(), static_cast<std::int64_t>(advantages.size()), tokens,
                         detail::cpu::length_rows<I, U>{lengths.data(), token_advantages.data(),
                                                        static_cast<std::size_t>(L),
-                                                       detail::cpu::stream_tokens<U>(tokens, false)});
+                                                       detail::cpu::stream_tokens<U>(tokens)});
 }
 
 }  // namespace hadw

@@ -5,44 +5,62 @@ place through DLPack by the C++ kernels (which release the GIL). Outputs have th
 a torch tensor in, a torch tensor out.
 
     import hadw
-    adv = hadw.estimate("grpo", rewards, group_size=16)            # or index=uids, offsets=...
     anchor = hadw.DifficultyAnchor()                              # carried across steps
-    stats = hadw.reweight(adv, rewards, anchor, group_size=16)    # in place; {"hadw/prior": ...}
-    token_adv = hadw.broadcast_to_tokens(adv, response_mask)      # [N, L], masked tokens 0
+    adv, stats = hadw.estimate_and_reweight("grpo", rewards, anchor, group_size=16)
+    tokens, stats = hadw.estimate_reweight_broadcast("grpo", rewards, anchor,
+                                                     token_mask=response_mask, group_size=16)
+    step = hadw.Step("grpo", compat="trl", lambda_scale=1.5)      # options parsed once
+    adv, stats = step(rewards, anchor, group_size=16)             # the same fused C++ call
 
+Each of these is one call of hadw's fused C++ step, which checks every input before it writes
+anything. hadw.estimate, hadw.reweight and hadw.broadcast_to_tokens are the stages one by one.
 See docs/python.md.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, Tuple, Union
+import functools
+from typing import Any, Dict, Optional, Tuple, Union
 
-import numpy as np
+from . import _native
+from ._arrays import array as _array
+from ._arrays import empty_like as _empty_like
+from ._arrays import group_layout
+from ._arrays import kernel as _kernel
+from ._arrays import layout_of as _layout
+from ._arrays import length as _length
 
-from ._core import (
-    DifficultyAnchor,
-    Error,
-    Estimator,
-    GroupLayout,
-    __version__,
-    direction,
-    history_difficulty,
-    magnitude,
-    phi,
-)
-from . import _core
-from ._core import theory
+_core = _native.core  # the build of the kernels this CPU runs (hadw.build_info())
+DifficultyAnchor = _core.DifficultyAnchor
+Error = _core.Error
+Estimator = _core.Estimator
+GroupLayout = _core.GroupLayout
+_Step = _core.Step
+__version__ = _core.__version__
+direction = _core.direction
+history_difficulty = _core.history_difficulty
+magnitude = _core.magnitude
+phi = _core.phi
+theory = _core.theory
+
+# The classes belong to `hadw` whichever build defines them, so a pickled anchor (a checkpoint)
+# names hadw.DifficultyAnchor, loadable on a machine that runs another build.
+for _cls in (DifficultyAnchor, Estimator, GroupLayout, Error):
+    _cls.__module__ = "hadw"
 
 __all__ = [
     "DifficultyAnchor",
     "Error",
     "Estimator",
     "GroupLayout",
+    "Step",
     "__version__",
     "broadcast_to_tokens",
+    "build_info",
     "direction",
     "estimate",
     "estimate_and_reweight",
+    "estimate_reweight_broadcast",
     "group_layout",
     "history_difficulty",
     "magnitude",
@@ -62,93 +80,200 @@ ESTIMATORS = (
     "grpo_passk",
 )
 
+#: The keyword options that belong to HA-DW's reweighting (the rest go to the estimator).
+REWEIGHT_OPTIONS = ("lambda_scale", "update_anchor", "timing", "reward_range", "observation",
+                    "success_threshold", "warmup_steps")
 
-def _is_torch(x: Any) -> bool:
-    return type(x).__module__.startswith("torch") and hasattr(x, "detach")
+
+def build_info() -> Dict[str, Any]:
+    """The build of hadw's kernels this process runs: 'isa' (chosen at import: the widest the
+    CPU supports, or the environment variable HADW_ISA), 'built' and 'supported' (the variants
+    this installation has / this CPU runs), 'simd_width' (doubles per SIMD pack), 'compiler',
+    'openmp', 'version'."""
+    return {
+        "isa": _native.isa,
+        "built": _native.built(),
+        "supported": _native.supported(),
+        "simd_width": _core._pack_width,
+        "compiler": _core._compiler,
+        "openmp": _core._openmp,
+        "version": __version__,
+    }
 
 
-def _array(x: Any, name: str) -> Any:
-    """A NumPy array or torch tensor the kernels can view. Torch tensors are detached (a view, no
-    copy): advantages carry no gradient. Other sequences become NumPy arrays."""
-    if x is None:
-        return None
-    if _is_torch(x):
-        return x.detach()
-    if isinstance(x, np.ndarray) or hasattr(x, "__dlpack__"):
-        return x
+def _cache_key(*parts: Any) -> Any:
     try:
-        return np.asarray(x)
-    except Exception as exc:  # pragma: no cover - numpy's message is enough context
-        raise TypeError(f"{name}: an array (NumPy, torch, or a sequence) required") from exc
+        hash(parts)
+        return parts
+    except TypeError:  # an unhashable option value: build anew, uncached
+        return None
 
 
-def _empty_like(x: Any, shape: Sequence[int]) -> Any:
-    if _is_torch(x):
-        import torch
-
-        return torch.empty(tuple(shape), dtype=x.dtype, device=x.device)
-    return np.empty(tuple(shape), dtype=x.dtype)
+@functools.lru_cache(maxsize=128)
+def _cached_estimator(name: str, compat: Optional[str], options: Tuple) -> Estimator:
+    return Estimator(name, compat=compat, **dict(options))
 
 
-def _ids(index: Any) -> np.ndarray:
-    """verl's uid array (strings, ints, objects) -> int64 group ids numbered by first appearance,
-    the order GroupLayout.from_ids gives groups for the original ids."""
-    if _is_torch(index):
-        index = index.detach().cpu().numpy()
-    arr = np.asarray(index)
-    if arr.ndim != 1:
-        raise ValueError(f"index: a 1-D sequence of ids required, got {arr.ndim}-D")
-    if arr.dtype.kind in "iu":
-        return np.ascontiguousarray(arr, dtype=np.int64)
-    codes: dict = {}
-    return np.fromiter((codes.setdefault(v, len(codes)) for v in arr.tolist()), dtype=np.int64,
-                       count=len(arr))
+def _estimator(estimator: Union[str, Estimator], compat: Optional[str],
+               options: Dict[str, Any]) -> Estimator:
+    """An Estimator from a name, compat and options, parsed once per distinct choice."""
+    if isinstance(estimator, Estimator):
+        if compat is not None or options:
+            raise ValueError("compat/options: give them to hadw.Estimator, not with an Estimator")
+        return estimator
+    if not isinstance(estimator, str):
+        raise TypeError("estimator: a name (str) or a hadw.Estimator required")
+    items = tuple(sorted(options.items()))
+    if _cache_key(items) is None:
+        return Estimator(estimator, compat=compat, **options)
+    return _cached_estimator(estimator, compat, items)
 
 
-def group_layout(
-    n: Optional[int] = None,
-    *,
-    group_size: Optional[int] = None,
-    index: Any = None,
-    offsets: Any = None,
-) -> GroupLayout:
-    """A GroupLayout from exactly one of: group_size (n responses in consecutive groups of that
-    size), index (one id per response, any order: verl's uids), offsets (CSR, num_groups + 1)."""
-    given = [k for k, v in (("group_size", group_size), ("index", index), ("offsets", offsets))
-             if v is not None]
-    if len(given) != 1:
-        raise ValueError(
-            "exactly one of group_size, index, offsets (or layout) required, got "
-            + (", ".join(given) if given else "none"))
-    if group_size is not None:
-        if n is None:
-            raise ValueError("group_size: the number of responses is needed too")
-        if group_size < 1 or n % group_size != 0:
-            raise ValueError(
-                f"group_size: a divisor of the number of responses required, got {group_size} "
-                f"for {n} responses")
-        return GroupLayout.uniform(n // group_size, group_size)
-    if index is not None:
-        return GroupLayout.from_ids(_ids(index))
-    off = offsets.detach().cpu().numpy() if _is_torch(offsets) else np.asarray(offsets)
-    return GroupLayout.from_offsets(np.ascontiguousarray(off, dtype=np.int64))
+def _check_anchor(anchor: Any) -> None:
+    if not isinstance(anchor, DifficultyAnchor):
+        raise TypeError("anchor: a hadw.DifficultyAnchor required")
 
 
-def _layout(n: int, layout, group_size, index, offsets) -> GroupLayout:
-    if layout is not None:
-        if any(v is not None for v in (group_size, index, offsets)):
-            raise ValueError("layout: give either layout or one of group_size, index, offsets")
-        if not isinstance(layout, GroupLayout):
-            raise TypeError("layout: a hadw.GroupLayout required")
-        return layout
-    return group_layout(n, group_size=group_size, index=index, offsets=offsets)
+class Step:
+    """One HA-DW step configured once: an estimator (a name with compat and its options, or a
+    hadw.Estimator) and the reweighting options, parsed and validated at construction. Calling
+    it runs hadw's fused C++ step on the batch: every input is checked before anything is
+    written (a bad reward leaves `out` and the anchor untouched), then group statistics ->
+    advantages -> Phi (eq. 13-16) -> anchor update in one pass.
+
+        step = hadw.Step("grpo", compat="trl", lambda_scale=1.5, reward_range=(0, 1))
+        adv, stats = step(rewards, anchor, group_size=16)
+        tokens, stats = step.tokens(rewards, anchor, token_mask=response_mask, group_size=16)
+
+    Reweighting options: lambda_scale, update_anchor, timing ('prior' | 'posterior'),
+    reward_range, observation ('mean_reward' | 'success_rate'), success_threshold,
+    warmup_steps, as hadw.reweight. nan: 'reject' | 'unscorable'. Any other keyword is an
+    estimator option (eps, unbiased, singleton, ...), as hadw.estimate.
+    """
+
+    __slots__ = ("_step",)
+
+    def __init__(
+        self,
+        estimator: Union[str, Estimator] = "grpo",
+        *,
+        compat: Optional[str] = None,
+        lambda_scale: float = 1.5,
+        update_anchor: bool = True,
+        timing: str = "prior",
+        reward_range: Tuple[float, float] = (0.0, 1.0),
+        observation: str = "mean_reward",
+        success_threshold: float = 0.5,
+        warmup_steps: int = 0,
+        nan: str = "reject",
+        **options: Any,
+    ) -> None:
+        low, high = reward_range
+        self._step = _Step(_estimator(estimator, compat, options),
+                           lambda_scale=float(lambda_scale), update_anchor=bool(update_anchor),
+                           timing=timing, range_low=float(low), range_high=float(high),
+                           observation=observation, success_threshold=float(success_threshold),
+                           warmup_steps=int(warmup_steps), nan=nan)
+
+    @property
+    def estimator(self) -> Estimator:
+        return self._step.estimator
+
+    def __repr__(self) -> str:
+        return repr(self._step)
+
+    def __call__(
+        self,
+        rewards: Any,
+        anchor: DifficultyAnchor,
+        *,
+        group_size: Optional[int] = None,
+        index: Any = None,
+        offsets: Any = None,
+        layout: Optional[GroupLayout] = None,
+        mask: Any = None,
+        lengths: Any = None,
+        out: Any = None,
+    ) -> Tuple[Any, dict]:
+        """The weighted advantages of `rewards` [N] (float32/float64, NumPy or torch CPU) and
+        the step statistics ({'hadw/prior': ..., ...}). Grouping: exactly one of group_size,
+        index (ids in any order), offsets, layout. mask: bool/uint8 per response (0 =
+        excluded); lengths: int64 per response (OPO, REINFORCE++). out: where to write (same
+        dtype and length as rewards), allocated like rewards if omitted. Returns (out, stats)."""
+        _check_anchor(anchor)
+        rewards = _array(rewards, "rewards")
+        n = _length(rewards, "rewards")
+        lay = _layout(n, layout, group_size, index, offsets)
+        out = _empty_like(rewards, (n,)) if out is None else _array(out, "out")
+        stats = self._step.run(lay, _kernel(rewards), _kernel(out), anchor,
+                               _kernel(_array(mask, "mask")),
+                               _kernel(_array(lengths, "lengths")))
+        return out, stats
+
+    def tokens(
+        self,
+        rewards: Any,
+        anchor: DifficultyAnchor,
+        token_mask: Any = None,
+        *,
+        token_lengths: Any = None,
+        L: Optional[int] = None,
+        token_out: Any = None,
+        advantages: Any = None,
+        group_size: Optional[int] = None,
+        index: Any = None,
+        offsets: Any = None,
+        layout: Optional[GroupLayout] = None,
+        mask: Any = None,
+        lengths: Any = None,
+    ) -> Tuple[Any, dict]:
+        """The step with its token broadcast, the call a trainer makes: token_out [N, L]
+        receives each response's weighted advantage on its valid tokens and exactly 0
+        elsewhere. Give token_mask ([N, L] bool/uint8: verl's response_mask) or token_lengths
+        ([N] int64, right-padded rows, with L or token_out). advantages: an [N] buffer that
+        receives the per-response advantages too (scratch if omitted). token_out is allocated
+        like rewards if omitted. Returns (token_out, stats)."""
+        _check_anchor(anchor)
+        rewards = _array(rewards, "rewards")
+        n = _length(rewards, "rewards")
+        lay = _layout(n, layout, group_size, index, offsets)
+        token_mask = _array(token_mask, "token_mask")
+        token_lengths = _array(token_lengths, "token_lengths")
+        if (token_mask is None) == (token_lengths is None):
+            raise ValueError("exactly one of token_mask [N, L] or token_lengths [N] required")
+        if token_out is None:
+            if token_mask is not None:
+                if len(token_mask.shape) != 2:
+                    raise ValueError(
+                        f"token_mask: a 2-D array required, got {len(token_mask.shape)}-D")
+                L = int(token_mask.shape[1])
+            elif L is None:
+                raise ValueError("L: the row length is required with token_lengths "
+                                 "(or pass token_out=)")
+            token_out = _empty_like(rewards, (n, int(L)))
+        else:
+            token_out = _array(token_out, "token_out")
+        adv = _empty_like(rewards, (n,)) if advantages is None else _array(advantages,
+                                                                           "advantages")
+        stats = self._step.run(lay, _kernel(rewards), _kernel(adv), anchor,
+                               _kernel(_array(mask, "mask")),
+                               _kernel(_array(lengths, "lengths")), _kernel(token_out),
+                               _kernel(token_mask), _kernel(token_lengths))
+        return token_out, stats
 
 
-def _length(x: Any, name: str) -> int:
-    shape = tuple(x.shape)
-    if len(shape) != 1:
-        raise ValueError(f"{name}: a 1-D array required, got {len(shape)}-D")
-    return int(shape[0])
+@functools.lru_cache(maxsize=128)
+def _cached_step(estimator: Any, compat: Optional[str], nan: str, options: Tuple) -> Step:
+    return Step(estimator, compat=compat, nan=nan, **dict(options))
+
+
+def _step_of(estimator: Union[str, Estimator], compat: Optional[str], nan: str,
+             options: Dict[str, Any]) -> Step:
+    """The Step of a free function's arguments, parsed once per distinct choice."""
+    key = _cache_key(estimator, compat, nan, tuple(sorted(options.items())))
+    if key is None:
+        return Step(estimator, compat=compat, nan=nan, **options)
+    return _cached_step(*key)
 
 
 def estimate(
@@ -179,21 +304,13 @@ def estimate(
     out: where to write (same dtype and length as rewards); allocated like rewards if omitted.
     Returns `out`.
     """
-    if isinstance(estimator, Estimator):
-        if compat is not None or options:
-            raise ValueError("compat/options: give them to hadw.Estimator, not with an Estimator")
-        est = estimator
-    elif isinstance(estimator, str):
-        est = Estimator(estimator, compat=compat, **options)
-    else:
-        raise TypeError("estimator: a name (str) or a hadw.Estimator required")
+    est = _estimator(estimator, compat, options)
     rewards = _array(rewards, "rewards")
     n = _length(rewards, "rewards")
     lay = _layout(n, layout, group_size, index, offsets)
-    if out is None:
-        out = _empty_like(rewards, (n,))
-    _core.estimate_into(est, lay, rewards, _array(out, "out"), _array(mask, "mask"),
-                        _array(lengths, "lengths"), nan)
+    out = _empty_like(rewards, (n,)) if out is None else _array(out, "out")
+    _core.estimate_into(est, lay, _kernel(rewards), _kernel(out), _kernel(_array(mask, "mask")),
+                        _kernel(_array(lengths, "lengths")), nan)
     return out
 
 
@@ -226,17 +343,16 @@ def reweight(
     Returns the step statistics as {'hadw/prior': ..., 'hadw/phi_mean': ..., ...}, ready for
     wandb.log / SummaryWriter.add_scalar.
     """
-    if not isinstance(anchor, DifficultyAnchor):
-        raise TypeError("anchor: a hadw.DifficultyAnchor required")
+    _check_anchor(anchor)
     rewards = _array(rewards, "rewards")
     advantages = _array(advantages, "advantages")
     n = _length(rewards, "rewards")
     lay = _layout(n, layout, group_size, index, offsets)
     low, high = reward_range
-    return _core.reweight_into(advantages, rewards, anchor, lay, _array(mask, "mask"),
-                               float(lambda_scale), bool(update_anchor), timing, float(low),
-                               float(high), observation, float(success_threshold),
-                               int(warmup_steps), nan)
+    return _core.reweight_into(_kernel(advantages), _kernel(rewards), anchor, lay,
+                               _kernel(_array(mask, "mask")), float(lambda_scale),
+                               bool(update_anchor), timing, float(low), float(high), observation,
+                               float(success_threshold), int(warmup_steps), nan)
 
 
 def estimate_and_reweight(
@@ -255,18 +371,44 @@ def estimate_and_reweight(
     compat: Optional[str] = None,
     **options: Any,
 ) -> Tuple[Any, dict]:
-    """estimate() then reweight() on one layout: returns (advantages, stats). Keyword options go
-    to the estimator, except the reweight ones (lambda_scale, update_anchor, timing, reward_range,
-    observation, success_threshold, warmup_steps)."""
-    rw_keys = ("lambda_scale", "update_anchor", "timing", "reward_range", "observation",
-               "success_threshold", "warmup_steps")
-    rw = {k: options.pop(k) for k in rw_keys if k in options}
-    rewards = _array(rewards, "rewards")
-    lay = _layout(_length(rewards, "rewards"), layout, group_size, index, offsets)
-    adv = estimate(estimator, rewards, layout=lay, mask=mask, lengths=lengths, out=out, nan=nan,
-                   compat=compat, **options)
-    stats = reweight(adv, rewards, anchor, layout=lay, mask=mask, nan=nan, **rw)
-    return adv, stats
+    """estimate() then reweight() in one fused C++ call (bit-identical to the two), validated
+    before anything is written: returns (advantages, stats). Keyword options go to the
+    estimator, except the reweighting ones (lambda_scale, update_anchor, timing, reward_range,
+    observation, success_threshold, warmup_steps). The parsed options are cached: a trainer
+    calling this every step pays for them once (or hold a hadw.Step)."""
+    step = _step_of(estimator, compat, nan, options)
+    return step(rewards, anchor, group_size=group_size, index=index, offsets=offsets,
+                layout=layout, mask=mask, lengths=lengths, out=out)
+
+
+def estimate_reweight_broadcast(
+    estimator: Union[str, Estimator],
+    rewards: Any,
+    anchor: DifficultyAnchor,
+    token_mask: Any = None,
+    *,
+    token_lengths: Any = None,
+    L: Optional[int] = None,
+    token_out: Any = None,
+    advantages: Any = None,
+    group_size: Optional[int] = None,
+    index: Any = None,
+    offsets: Any = None,
+    layout: Optional[GroupLayout] = None,
+    mask: Any = None,
+    lengths: Any = None,
+    nan: str = "reject",
+    compat: Optional[str] = None,
+    **options: Any,
+) -> Tuple[Any, dict]:
+    """estimate -> reweight -> broadcast_to_tokens in one fused C++ call, validated before
+    anything is written: returns (token_advantages [N, L], stats). token_mask [N, L]
+    (bool/uint8) or token_lengths [N] (int64, with L or token_out) say which tokens are valid;
+    the rest of the arguments are estimate_and_reweight's (see Step.tokens)."""
+    step = _step_of(estimator, compat, nan, options)
+    return step.tokens(rewards, anchor, token_mask, token_lengths=token_lengths, L=L,
+                       token_out=token_out, advantages=advantages, group_size=group_size,
+                       index=index, offsets=offsets, layout=layout, mask=mask, lengths=lengths)
 
 
 def broadcast_to_tokens(
@@ -294,5 +436,7 @@ def broadcast_to_tokens(
         elif L is None:
             raise ValueError("L: the row length is required with lengths (or pass out=)")
         out = _empty_like(advantages, (n, int(L)))
-    _core.broadcast_into(advantages, _array(out, "out"), mask, lengths)
+    else:
+        out = _array(out, "out")
+    _core.broadcast_into(_kernel(advantages), _kernel(out), _kernel(mask), _kernel(lengths))
     return out

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Optional, Tuple
 
-from . import DifficultyAnchor, Estimator, estimate, group_layout, reweight
+from . import DifficultyAnchor, estimate, estimate_and_reweight, group_layout
 
 __all__ = ["grpo_advantages"]
 
@@ -44,9 +44,9 @@ def grpo_advantages(
         raise ValueError(
             f"scale_rewards: 'group', 'batch' or 'none' required, got {scale_rewards!r}")
     layout = group_layout(len(rewards), group_size=num_generations)
-    est = Estimator(_PRESETS[scale_rewards], compat="trl")
-    adv = estimate(est, rewards, layout=layout, nan="unscorable")
-    stats = None
-    if anchor is not None:
-        stats = reweight(adv, rewards, anchor, layout=layout, nan="unscorable", **reweight_options)
-    return adv, stats
+    name = _PRESETS[scale_rewards]
+    if anchor is None:
+        return estimate(name, rewards, layout=layout, nan="unscorable", compat="trl"), None
+    # One fused call (options parsed once per distinct setting), checked before it writes.
+    return estimate_and_reweight(name, rewards, anchor, layout=layout, nan="unscorable",
+                                 compat="trl", **reweight_options)

@@ -17,8 +17,7 @@ from __future__ import annotations
 import importlib.util
 from typing import Any, Callable, Optional, Tuple
 
-from . import DifficultyAnchor, Estimator, broadcast_to_tokens, estimate, group_layout
-from . import reweight as _reweight
+from . import DifficultyAnchor, Estimator, _step_of, broadcast_to_tokens, estimate, group_layout
 
 __all__ = ["anchor", "compute_hadw_grpo_outcome_advantage", "make_outcome_advantage", "register"]
 
@@ -102,12 +101,14 @@ def make_outcome_advantage(
             lengths = None
             if name in ("opo", "reinforce_pp_baseline"):
                 lengths = mask.sum(dim=-1, dtype=torch.int64).contiguous()
-            adv = estimate(est_name, scores, layout=layout, lengths=lengths, compat="verl",
-                           **options)
-            if reweight:
-                compute.last_stats = _reweight(adv, scores, state["anchor"], layout=layout,
-                                               **reweight_options)
-            tokens = broadcast_to_tokens(adv, mask)
+            if reweight:  # estimate -> HA-DW -> token rows in one fused call
+                step = _step_of(est_name, "verl", "reject", {**options, **reweight_options})
+                tokens, compute.last_stats = step.tokens(scores, state["anchor"], mask,
+                                                         layout=layout, lengths=lengths)
+            else:
+                adv = estimate(est_name, scores, layout=layout, lengths=lengths,
+                               compat="verl", **options)
+                tokens = broadcast_to_tokens(adv, mask)
             if token_level_rewards.dtype != tokens.dtype:
                 tokens = tokens.to(token_level_rewards.dtype)
             tokens = tokens.to(device)

@@ -4,6 +4,8 @@
 // the GIL released; hadw::error becomes hadw.Error, a ValueError. The Pythonic surface (argument
 // juggling, output allocation, torch/NumPy symmetry) lives in hadw/__init__.py, over these calls.
 #include "arrays.hpp"
+#include "cpu_features.hpp"
+#include "fused.hpp"
 #include "options.hpp"
 
 #include <hadw/hadw.hpp>
@@ -12,9 +14,12 @@
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/optional.h>
+#include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
+#include <nanobind/stl/string_view.h>
 #include <nanobind/stl/vector.h>
 
+#include <chrono>
 #include <cstdint>
 #include <new>
 #include <optional>
@@ -88,14 +93,30 @@ void estimate_into(const any_estimator& e, const group_layout& layout, const in_
 // ---------------------------------------------------------------------------------------------
 // reweight
 
+/// The step statistics as {'hadw/prior': ..., ...}. A trainer calls this every step, and a new
+/// dict of 17 keys was most of a small call's overhead (insertions, resizes, GC): each call
+/// copies a template that already has the keys (a copy shares its key table) and only sets the
+/// values.
 nb::dict stats_dict(const step_stats& st) {
-  nb::dict d;
-  st.for_each([&](std::string_view key, double value) {
-    const bool integral = key == "hadw/correct" || key == "hadw/total" ||
-                          key == "hadw/num_groups" || key == "hadw/step";
-    nb::str k(key.data(), key.size());
-    if (integral) d[k] = static_cast<std::int64_t>(value);
-    else d[k] = value;
+  static PyObject* const templ = [] {  // never freed: may outlive the interpreter's teardown
+    PyObject* d = PyDict_New();
+    step_stats{}.for_each([&](std::string_view key, double) {
+      nb::str k(key.data(), key.size());
+      PyDict_SetItem(d, k.ptr(), Py_None);
+    });
+    return d;
+  }();
+  nb::dict d = nb::steal<nb::dict>(PyDict_Copy(templ));
+  if (!d.is_valid()) throw nb::python_error();
+  Py_ssize_t pos = 0;
+  PyObject *key = nullptr, *ignored = nullptr;
+  st.for_each([&](std::string_view name, double value) {
+    PyDict_Next(templ, &pos, &key, &ignored);  // the same order: the template was filled by for_each
+    const bool integral = name == "hadw/correct" || name == "hadw/total" ||
+                          name == "hadw/num_groups" || name == "hadw/step";
+    nb::object v = integral ? nb::object(nb::int_(static_cast<std::int64_t>(value)))
+                            : nb::object(nb::float_(value));
+    PyDict_SetItem(d.ptr(), key, v.ptr());
   });
   return d;
 }
@@ -122,6 +143,19 @@ struct reweight_args {
   std::string nan;
 };
 
+reweight_options options_of(const reweight_args& args) {
+  reweight_options opt;
+  opt.lambda_scale = args.lambda_scale;
+  opt.update_anchor = args.update_anchor;
+  opt.timing = parse_timing(args.timing);
+  opt.range = {args.range_low, args.range_high};
+  opt.observation = parse_observation(args.observation);
+  opt.success_threshold = args.success_threshold;
+  opt.warmup_steps = args.warmup_steps;
+  opt.nan = parse_nan(args.nan);
+  return opt;
+}
+
 nb::dict reweight_into(const out_array& advantages, const in_array& rewards, anchor_variant& anchor,
                        const group_layout& layout, std::optional<in_array> mask,
                        const reweight_args& args) {
@@ -131,16 +165,8 @@ nb::dict reweight_into(const out_array& advantages, const in_array& rewards, anc
   check_float(rewards, "rewards");
   check_extent(advantages, "advantages", 0, rewards.shape(0), "len(rewards)");
   check_responses(layout, rewards.shape(0), "rewards");
-  reweight_options opt;
-  opt.lambda_scale = args.lambda_scale;
-  opt.update_anchor = args.update_anchor;
-  opt.timing = parse_timing(args.timing);
-  opt.range = {args.range_low, args.range_high};
-  opt.observation = parse_observation(args.observation);
-  opt.success_threshold = args.success_threshold;
-  opt.warmup_steps = args.warmup_steps;
+  reweight_options opt = options_of(args);
   opt.mask = optional_mask(mask ? &*mask : nullptr, "mask", rewards.shape(0));
-  opt.nan = parse_nan(args.nan);
   const bool a32 = has(advantages, element::f32), r32 = has(rewards, element::f32);
   step_stats st;
   if (a32 && r32) st = reweight_typed<float, float>(advantages, rewards, anchor, layout, opt);
@@ -387,6 +413,156 @@ void bind_estimator(nb::module_& m) {
       .def("__repr__", &estimator_repr);
 }
 
+// ---------------------------------------------------------------------------------------------
+// The fused step
+
+template <class A>
+void check_same_dtype(const A& a, const char* name, const in_array& rewards) {
+  if (a.dtype() != rewards.dtype())
+    throw nb::type_error(detail::concat(name, ": the dtype of rewards (", dtype_name(rewards),
+                                        ") required, got ", dtype_name(a))
+                             .c_str());
+}
+
+/// Checks one fused call's arrays (each error names its argument) and views them. Nothing is
+/// written here, nor by run_fused before hadw's own checks passed.
+fused_call make_call(const py_step& step, const group_layout& layout, const in_array& rewards,
+                     const out_array& out, py_anchor& anchor, const std::optional<in_array>& mask,
+                     const std::optional<in_array>& lengths,
+                     const std::optional<out_array>& token_out,
+                     const std::optional<in_array>& token_mask,
+                     const std::optional<in_array>& token_lengths) {
+  check_layout(rewards, "rewards", 1);
+  check_float(rewards, "rewards");
+  check_layout(out, "out", 1);
+  check_same_dtype(out, "out", rewards);
+  const std::size_t n = rewards.shape(0);
+  check_extent(out, "out", 0, n, "len(rewards)");
+  check_responses(layout, n, "rewards");
+  fused_call c;
+  c.step = &step;
+  c.layout = &layout;
+  c.anchor = &anchor.value;
+  c.rewards = rewards.data();
+  c.advantages = out.data();
+  c.n = n;
+  c.mask = optional_mask(mask ? &*mask : nullptr, "mask", n);
+  c.lengths = optional_lengths(lengths ? &*lengths : nullptr, "lengths", n);
+  if (!token_out) {
+    detail::require(!token_mask && !token_lengths,
+                    "token_out: required with token_mask or token_lengths");
+    return c;
+  }
+  detail::require(token_mask.has_value() != token_lengths.has_value(),
+                  "exactly one of token_mask [N, L] or token_lengths [N] required");
+  check_layout(*token_out, "token_out", 2);
+  check_same_dtype(*token_out, "token_out", rewards);
+  check_extent(*token_out, "token_out", 0, n, "len(rewards)");
+  c.tokens = token_out->data();
+  c.L = static_cast<std::int64_t>(token_out->shape(1));
+  if (token_mask) {
+    check_layout(*token_mask, "token_mask", 2);
+    check_dtype(*token_mask, "token_mask", element::mask);
+    check_extent(*token_mask, "token_mask", 0, n, "len(rewards)");
+    check_extent(*token_mask, "token_mask", 1, token_out->shape(1), "token_out.shape[1]");
+    c.token_mask = static_cast<const std::uint8_t*>(token_mask->data());
+  } else {
+    check_layout(*token_lengths, "token_lengths", 1);
+    check_dtype(*token_lengths, "token_lengths", element::i64);
+    check_extent(*token_lengths, "token_lengths", 0, n, "len(rewards)");
+    c.token_lengths = static_cast<const std::int64_t*>(token_lengths->data());
+  }
+  return c;
+}
+
+step_stats run(const fused_call& c, bool f32) {
+  nb::gil_scoped_release release;
+  return f32 ? run_fused<float>(c) : run_fused<double>(c);
+}
+
+void bind_step(nb::module_& m) {
+  nb::class_<py_step>(m, "Step",
+                      "An estimator and HA-DW's options, parsed and validated once; each call "
+                      "runs hadw's fused C++ step (estimate -> reweight -> token broadcast) on "
+                      "new arrays, checking them all before anything is written.")
+      .def(
+          "__init__",
+          [](py_step* self, const any_estimator& estimator, double lambda_scale,
+             bool update_anchor, const std::string& timing, double range_low, double range_high,
+             const std::string& observation, double success_threshold,
+             std::int64_t warmup_steps, const std::string& nan) {
+            reweight_options opt = options_of({lambda_scale, update_anchor, timing, range_low,
+                                               range_high, observation, success_threshold,
+                                               warmup_steps, nan});
+            opt.validate();
+            new (self) py_step{estimator, opt};
+          },
+          "estimator"_a, nb::kw_only(), "lambda_scale"_a = 1.5, "update_anchor"_a = true,
+          "timing"_a = "prior", "range_low"_a = 0.0, "range_high"_a = 1.0,
+          "observation"_a = "mean_reward", "success_threshold"_a = 0.5, "warmup_steps"_a = 0,
+          "nan"_a = "reject")
+      .def_prop_ro("estimator", [](const py_step& s) { return s.estimator; })
+      .def_prop_ro("lambda_scale", [](const py_step& s) { return s.options.lambda_scale; })
+      .def_prop_ro("update_anchor", [](const py_step& s) { return s.options.update_anchor; })
+      .def_prop_ro("timing", [](const py_step& s) {
+        return s.options.timing == anchor_timing::prior ? "prior" : "posterior";
+      })
+      .def_prop_ro("reward_range", [](const py_step& s) {
+        return std::make_pair(s.options.range.low, s.options.range.high);
+      })
+      .def_prop_ro("observation", [](const py_step& s) {
+        return s.options.observation == observation_kind::mean_reward ? "mean_reward"
+                                                                      : "success_rate";
+      })
+      .def_prop_ro("success_threshold", [](const py_step& s) { return s.options.success_threshold; })
+      .def_prop_ro("warmup_steps", [](const py_step& s) { return s.options.warmup_steps; })
+      .def_prop_ro("nan", [](const py_step& s) {
+        return s.options.nan == nan_policy::reject ? "reject" : "unscorable";
+      })
+      .def(
+          "run",
+          [](const py_step& s, const group_layout& layout, const in_array& rewards,
+             const out_array& out, py_anchor& anchor, std::optional<in_array> mask,
+             std::optional<in_array> lengths, std::optional<out_array> token_out,
+             std::optional<in_array> token_mask, std::optional<in_array> token_lengths) {
+            const fused_call c = make_call(s, layout, rewards, out, anchor, mask, lengths,
+                                           token_out, token_mask, token_lengths);
+            return stats_dict(run(c, has(rewards, element::f32)));
+          },
+          "layout"_a, "rewards"_a, "out"_a, "anchor"_a, "mask"_a = nb::none(),
+          "lengths"_a = nb::none(), "token_out"_a = nb::none(), "token_mask"_a = nb::none(),
+          "token_lengths"_a = nb::none(),
+          "Writes the weighted advantages into `out` (and token_out [N, L] under token_mask or "
+          "token_lengths), updates the anchor, returns the step statistics. GIL released.")
+      .def(
+          "_time",
+          [](const py_step& s, const group_layout& layout, const in_array& rewards,
+             const out_array& out, py_anchor& anchor, std::int64_t number,
+             std::optional<in_array> mask, std::optional<in_array> lengths,
+             std::optional<out_array> token_out, std::optional<in_array> token_mask,
+             std::optional<in_array> token_lengths) {
+            detail::require(number >= 1, "number >= 1 required, got ", number);
+            const fused_call c = make_call(s, layout, rewards, out, anchor, mask, lengths,
+                                           token_out, token_mask, token_lengths);
+            const bool f32 = has(rewards, element::f32);
+            nb::gil_scoped_release release;
+            const auto t0 = std::chrono::steady_clock::now();
+            for (std::int64_t k = 0; k < number; ++k)
+              (void)(f32 ? run_fused<float>(c) : run_fused<double>(c));
+            const std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
+            return dt.count() / static_cast<double>(number);
+          },
+          "layout"_a, "rewards"_a, "out"_a, "anchor"_a, "number"_a, "mask"_a = nb::none(),
+          "lengths"_a = nb::none(), "token_out"_a = nb::none(), "token_mask"_a = nb::none(),
+          "token_lengths"_a = nb::none(),
+          "Benchmarks: seconds per call of the same C++ step, called `number` times in a C++ "
+          "loop (no Python in between); updates the anchor every call.")
+      .def("__repr__", [](const py_step& s) {
+        return detail::concat("Step(", estimator_repr(s.estimator),
+                              ", lambda_scale=", s.options.lambda_scale, ")");
+      });
+}
+
 void bind_layout(nb::module_& m) {
   nb::class_<group_layout>(m, "GroupLayout",
                            "Which responses belong to which prompt's group. Build it once per "
@@ -425,7 +601,7 @@ void bind_layout(nb::module_& m) {
 }  // namespace
 }  // namespace hadw::python
 
-NB_MODULE(_core, m) {
+NB_MODULE(HADW_PY_MODULE, m) {
   using namespace hadw::python;
   m.doc() = "hadw's C++ kernels (nanobind). Use the `hadw` package, which wraps these.";
   m.attr("__version__") = hadw::detail::concat(HADW_VERSION_MAJOR, ".", HADW_VERSION_MINOR, ".",
@@ -435,6 +611,15 @@ NB_MODULE(_core, m) {
   bind_layout(m);
   bind_estimator(m);
   bind_anchor(m);
+  bind_step(m);
+
+  // What this variant is (hadw/_native.py picks one per machine; hadw.build_info() reports it).
+  m.attr("_isa") = HADW_PY_ISA;
+  m.attr("_pack_width") = hadw::detail::pack_width;
+  m.attr("_openmp") = static_cast<bool>(HADW_HAS_OPENMP);
+  m.attr("_compiler") = hadw::python::compiler_name();
+  m.def("_cpu_supports", &hadw::python::cpu_supports, "isa"_a,
+        "Whether this CPU (and OS) runs code built for `isa` ('baseline', 'x86-64-v2', ...).");
 
   m.def("estimate_into", &estimate_into, "estimator"_a, "layout"_a, "rewards"_a, "out"_a,
         "mask"_a = nb::none(), "lengths"_a = nb::none(), "nan"_a = "reject",

@@ -418,14 +418,16 @@ struct length_rows {
   }
 };
 
-/// Whether token rows are written with streaming stores: only outputs past the cache
-/// (streaming_store_min_bytes), and only where the kernel also reads a mask. Measured on the
-/// development machine (AMD EPYC, Zen 4, under KVM; 2^27 float tokens, % of one memset plus a
-/// mask read): mask rows 108% streaming vs 78% plain; length rows, which only write, 74%
-/// streaming vs 88% plain (glibc's memset, the baseline, already avoids the write-allocate read).
+/// Whether token rows are written with streaming stores: outputs past the cache
+/// (streaming_store_min_bytes), where a plain store would first read each line it writes (the
+/// write-allocate read) only to overwrite it. Measured at 2^26-2^27 float tokens: on AMD EPYC
+/// Zen 4 (KVM), mask rows 108% of a memset plus the mask read streaming vs 78% plain, length
+/// rows 74% streaming vs 88% plain; on an AMD EPYC without AVX-512 (KVM, 2 cores), length rows
+/// 11.9 ms streaming vs 34.5 ms plain (bench/python/bench_python.py). Streaming for both: the
+/// second machine's 2.9x outweighs the first one's 16%.
 template <class V>
-[[nodiscard]] bool stream_tokens(std::int64_t tokens, bool reads_mask) {
-  return reads_mask && static_cast<std::size_t>(tokens) * sizeof(V) >= streaming_store_min_bytes;
+[[nodiscard]] bool stream_tokens(std::int64_t tokens) {
+  return static_cast<std::size_t>(tokens) * sizeof(V) >= streaming_store_min_bytes;
 }
 
 /// estimator<>::advantage with the group-invariant scale s_k evaluated once per group.

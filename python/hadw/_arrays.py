@@ -1,0 +1,134 @@
+"""How arrays reach the kernels: NumPy arrays as they are (buffer protocol), torch tensors as a
+DLPack capsule. Both are zero-copy views of the caller's memory, checked in C++ (arrays.hpp).
+
+Why a capsule for torch: ``Tensor.__dlpack__`` runs about 5 us of Python checks per tensor, which
+was most of a small call's overhead; ``torch.utils.dlpack.to_dlpack`` makes the same capsule in
+about 0.6 us.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from ._native import core as _core
+
+GroupLayout = _core.GroupLayout
+
+
+def is_torch(x: Any) -> bool:
+    torch = sys.modules.get("torch")  # a tensor exists only once torch is imported
+    return torch is not None and isinstance(x, torch.Tensor)
+
+
+def array(x: Any, name: str) -> Any:
+    """A NumPy array or torch tensor the caller keeps (the function's return value); torch
+    tensors detached (a view: advantages carry no gradient); other sequences as NumPy arrays."""
+    if x is None or isinstance(x, np.ndarray):
+        return x
+    if is_torch(x):
+        return x.detach() if x.requires_grad else x
+    if hasattr(x, "__dlpack__"):
+        return x
+    try:
+        return np.asarray(x)
+    except Exception as exc:  # pragma: no cover - numpy's message is enough context
+        raise TypeError(f"{name}: an array (NumPy, torch, or a sequence) required") from exc
+
+
+_to_dlpack = None  # torch.utils.dlpack.to_dlpack, looked up once (an import statement per call
+                  # cost more than the capsule)
+
+
+def kernel(x: Any) -> Any:
+    """What the C++ call receives for an array returned by array(): the same memory."""
+    global _to_dlpack
+    if x is None or isinstance(x, np.ndarray):
+        return x
+    if is_torch(x):
+        if _to_dlpack is None:
+            from torch.utils.dlpack import to_dlpack as _to_dlpack
+        return _to_dlpack(x)
+    return x
+
+
+def empty_like(x: Any, shape: Sequence[int]) -> Any:
+    if is_torch(x):
+        import torch
+
+        return torch.empty(tuple(shape), dtype=x.dtype, device=x.device)
+    return np.empty(tuple(shape), dtype=x.dtype)
+
+
+def length(x: Any, name: str) -> int:
+    shape = x.shape
+    if len(shape) != 1:
+        raise ValueError(f"{name}: a 1-D array required, got {len(shape)}-D")
+    return int(shape[0])
+
+
+def ids(index: Any) -> np.ndarray:
+    """verl's uid array (strings, ints, objects) -> int64 group ids numbered by first appearance,
+    the order GroupLayout.from_ids gives groups for the original ids."""
+    if is_torch(index):
+        index = index.detach().cpu().numpy()
+    arr = np.asarray(index)
+    if arr.ndim != 1:
+        raise ValueError(f"index: a 1-D sequence of ids required, got {arr.ndim}-D")
+    if arr.dtype.kind in "iu":
+        return np.ascontiguousarray(arr, dtype=np.int64)
+    codes: dict = {}
+    return np.fromiter((codes.setdefault(v, len(codes)) for v in arr.tolist()), dtype=np.int64,
+                       count=len(arr))
+
+
+@functools.lru_cache(maxsize=64)
+def uniform(n: int, group_size: int) -> GroupLayout:
+    """The layout of n responses in consecutive groups of group_size, made once per shape (a
+    GroupLayout is immutable)."""
+    if group_size < 1 or n % group_size != 0:
+        raise ValueError(
+            f"group_size: a divisor of the number of responses required, got {group_size} "
+            f"for {n} responses")
+    return GroupLayout.uniform(n // group_size, group_size)
+
+
+def group_layout(
+    n: Optional[int] = None,
+    *,
+    group_size: Optional[int] = None,
+    index: Any = None,
+    offsets: Any = None,
+) -> GroupLayout:
+    """A GroupLayout from exactly one of: group_size (n responses in consecutive groups of that
+    size), index (one id per response, any order: verl's uids), offsets (CSR, num_groups + 1)."""
+    given = [k for k, v in (("group_size", group_size), ("index", index), ("offsets", offsets))
+             if v is not None]
+    if len(given) != 1:
+        raise ValueError(
+            "exactly one of group_size, index, offsets (or layout) required, got "
+            + (", ".join(given) if given else "none"))
+    if group_size is not None:
+        if n is None:
+            raise ValueError("group_size: the number of responses is needed too")
+        return uniform(int(n), int(group_size))
+    if index is not None:
+        return GroupLayout.from_ids(ids(index))
+    off = offsets.detach().cpu().numpy() if is_torch(offsets) else np.asarray(offsets)
+    return GroupLayout.from_offsets(np.ascontiguousarray(off, dtype=np.int64))
+
+
+def layout_of(n: int, layout, group_size, index, offsets) -> GroupLayout:
+    """The call's layout: `layout` itself, or one built from group_size / index / offsets."""
+    if layout is not None:
+        if group_size is not None or index is not None or offsets is not None:
+            raise ValueError("layout: give either layout or one of group_size, index, offsets")
+        if not isinstance(layout, GroupLayout):
+            raise TypeError("layout: a hadw.GroupLayout required")
+        return layout
+    if group_size is not None and index is None and offsets is None:
+        return uniform(n, group_size)  # the common case, without group_layout's bookkeeping
+    return group_layout(n, group_size=group_size, index=index, offsets=offsets)
