@@ -21,8 +21,10 @@ Token level (2^26 tokens: 8192 rows x 8192, float32 out, token mask or per-row l
 Bandwidth = the bytes a call must move (reads + writes of its arrays) / its time; "% memcpy" is
 that over memcpy's (2 x 256 MiB) / its time, both measured in this run.
 
-Every figure is the minimum over --repeat timed repetitions (each long enough to time), so a
-noisy shared host biases all rows the same way; ratios come from one run. Usage:
+Every figure is the minimum over --repeat rounds; each round times every row of a table once, one
+after the other (each long enough to time), so load that drifts on a shared host reaches all rows
+alike; ratios come from one run. OpenBLAS's idle threads are held to one (they spin on a core
+after NumPy's import, which on a 2-core host takes time from whichever row runs). Usage:
     python bench/python/bench_python.py [--repeat 7] [--json out.json] [--quick]
 torch (one thread) and verl are optional: their rows are skipped when not installed.
 """
@@ -31,21 +33,23 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from typing import Callable, Dict, Optional
 
-import numpy as np
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before NumPy starts its threads
 
-import hadw
+import numpy as np  # noqa: E402
+
+import hadw  # noqa: E402
 
 G = 16
 LAMBDA = 1.5
 
 
-def timed(fn: Callable[[], object], repeat: int, min_seconds: float = 0.02) -> float:
-    """Seconds per call: the minimum over `repeat` repetitions of enough calls to last
-    min_seconds."""
+def calibrate(fn: Callable[[], object], min_seconds: float) -> int:
+    """Calls per timing so that one lasts at least min_seconds."""
     fn()
     calls = 1
     while True:
@@ -53,14 +57,32 @@ def timed(fn: Callable[[], object], repeat: int, min_seconds: float = 0.02) -> f
         for _ in range(calls):
             fn()
         if time.perf_counter() - t0 >= min_seconds:
-            break
+            return calls
         calls *= 2
-    best = math.inf
+
+
+def rounds(rows: Dict[str, Callable[[], object]], repeat: int,
+           min_seconds: float = 0.02) -> Dict[str, float]:
+    """Seconds per call of each row: the minimum over `repeat` rounds, each round timing every
+    row once in turn. A row whose callable takes `calls` itself (the C++ loop) times them."""
+    plan: Dict[str, tuple] = {}
+    for name, fn in rows.items():
+        if getattr(fn, "times_itself", False):
+            calls = max(1, int(min_seconds / max(fn(1), 1e-9)))
+            plan[name] = (lambda f=fn, c=calls: f(c), 1)
+        else:
+            calls = calibrate(fn, min_seconds)
+
+            def run(f=fn, c=calls):
+                t0 = time.perf_counter()
+                for _ in range(c):
+                    f()
+                return (time.perf_counter() - t0) / c
+            plan[name] = (run, calls)
+    best = {name: math.inf for name in rows}
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        best = min(best, (time.perf_counter() - t0) / calls)
+        for name, (run, _calls) in plan.items():
+            best[name] = min(best[name], run())
     return best
 
 
@@ -105,36 +127,35 @@ def response_level(n: int, repeat: int, torch, verl_fn, report: Dict[str, float]
     step = hadw.Step("grpo", compat="trl", lambda_scale=LAMBDA)
     layout = hadw.GroupLayout.uniform(n // G, G)
 
-    rows: Dict[str, float] = {}
+    def cpp(calls: int) -> float:  # the C++ step in a C++ loop: seconds per call
+        return step._step._time(layout, r, out, anchor, calls)
+    cpp.times_itself = True
 
-    def cpp() -> float:
-        calls = max(1, int(0.02 / max(step._step._time(layout, r, out, anchor, 1), 1e-7)))
-        return min(step._step._time(layout, r, out, anchor, calls) for _ in range(repeat))
-
-    rows["C++ fused"] = cpp()
-    rows["hadw.Step"] = timed(lambda: step(r, anchor, group_size=G, out=out), repeat)
-    rows["free function"] = timed(
-        lambda: hadw.estimate_and_reweight("grpo", r, anchor, group_size=G, out=out,
-                                           compat="trl", lambda_scale=LAMBDA), repeat)
+    rows: Dict[str, Callable] = {
+        "C++ fused": cpp,
+        "hadw.Step": lambda: step(r, anchor, group_size=G, out=out),
+        "free function": lambda: hadw.estimate_and_reweight(
+            "grpo", r, anchor, group_size=G, out=out, compat="trl", lambda_scale=LAMBDA),
+    }
     if torch is not None:
         rt, ot = torch.from_numpy(r), torch.from_numpy(out)
-        rows["hadw.Step torch"] = timed(lambda: step(rt, anchor, group_size=G, out=ot), repeat)
-        rows["torch TRL-way"] = timed(lambda f=torch_trl_step(torch): f(rt), repeat)
+        rows["hadw.Step torch"] = lambda: step(rt, anchor, group_size=G, out=ot)
+        rows["torch TRL-way"] = lambda f=torch_trl_step(torch): f(rt)
         if verl_fn is not None:
             tok = rt.view(n, 1)
             mask = torch.ones(n, 1, dtype=torch.bool)
             uid = np.repeat(np.arange(n // G), G)
-            rows["verl grpo_vec"] = timed(lambda: verl_fn(tok, mask, uid), repeat)
-    cpp_t = rows["C++ fused"]
+            rows["verl grpo_vec"] = lambda: verl_fn(tok, mask, uid)
+    t = rounds(rows, repeat)
     print(f"\nResponse level: GRPO + HA-DW, {n // G} x {G} = {n} responses, float32")
     print(f"{'call':<18}{'us':>10}{'/ C++ fused':>14}{'hadw.Step faster':>18}")
-    for name, sec in rows.items():
-        print(f"{name:<18}{sec * 1e6:>10.1f}{sec / cpp_t:>14.2f}{sec / rows['hadw.Step']:>17.1f}x")
+    for name, sec in t.items():
+        print(f"{name:<18}{sec * 1e6:>10.1f}{sec / t['C++ fused']:>14.2f}"
+              f"{sec / t['hadw.Step']:>17.1f}x")
         report[f"response/{n}/{name}"] = sec
 
 
-def token_level(rows_n: int, L: int, repeat: int, torch, verl_fn, report: Dict[str, float]) -> None:
-    n = rows_n
+def token_level(n: int, L: int, repeat: int, torch, verl_fn, report: Dict[str, float]) -> None:
     r = rewards_of(n, seed=2)
     rng = np.random.default_rng(3)
     lengths = rng.integers(L // 4, L + 1, n).astype(np.int64)
@@ -145,35 +166,36 @@ def token_level(rows_n: int, L: int, repeat: int, torch, verl_fn, report: Dict[s
     step = hadw.Step("grpo", compat="trl", lambda_scale=LAMBDA)
     src = np.ones((n, L), np.float32)
 
-    copy = timed(lambda: np.copyto(tok, src), repeat)
+    rows: Dict[str, Callable] = {
+        "memcpy": lambda: np.copyto(tok, src),
+        "hadw tokens, mask": lambda: step.tokens(r, anchor, mask, group_size=G, token_out=tok,
+                                                 advantages=adv),
+        "hadw tokens, lengths": lambda: step.tokens(r, anchor, token_lengths=lengths,
+                                                    group_size=G, token_out=tok, advantages=adv),
+    }
+    moved = {"memcpy": 2 * tok.nbytes, "hadw tokens, mask": mask.nbytes + tok.nbytes,
+             "hadw tokens, lengths": lengths.nbytes + tok.nbytes}
+    t = rounds(rows, repeat)
     del src
-    copy_bw = 2 * tok.nbytes / copy
-    rows: Dict[str, tuple] = {"memcpy": (copy, 2 * tok.nbytes)}
-    rows["hadw tokens, mask"] = (
-        timed(lambda: step.tokens(r, anchor, mask, group_size=G, token_out=tok, advantages=adv),
-              repeat), mask.nbytes + tok.nbytes)
-    rows["hadw tokens, lengths"] = (
-        timed(lambda: step.tokens(r, anchor, token_lengths=lengths, group_size=G, token_out=tok,
-                                  advantages=adv), repeat), lengths.nbytes + tok.nbytes)
-    if torch is not None:
+    peers: Dict[str, Callable] = {}
+    if torch is not None:  # slow: timed in rounds of their own, fewer of them
         rt, mt = torch.from_numpy(r), torch.from_numpy(mask).view(torch.bool)
-        f = torch_trl_step(torch)
-        rows["torch TRL-way"] = (timed(lambda: f(rt).unsqueeze(1) * mt, max(2, repeat // 2)),
-                                 mask.nbytes + tok.nbytes)
+        peers["torch TRL-way"] = lambda f=torch_trl_step(torch): f(rt).unsqueeze(1) * mt
+        moved["torch TRL-way"] = mask.nbytes + tok.nbytes
         if verl_fn is not None:
             token_rewards = torch.zeros(n, L)
             token_rewards[torch.arange(n), torch.from_numpy(lengths - 1)] = rt
             uid = np.repeat(np.arange(n // G), G)
-            rows["verl grpo_vec"] = (timed(lambda: verl_fn(token_rewards, mt, uid),
-                                           max(2, repeat // 2)),
-                                     token_rewards.numel() * 4 + mask.nbytes + tok.nbytes)
+            peers["verl grpo_vec"] = lambda: verl_fn(token_rewards, mt, uid)
+            moved["verl grpo_vec"] = token_rewards.numel() * 4 + mask.nbytes + tok.nbytes
+        t.update(rounds(peers, max(2, repeat // 3), min_seconds=0.0))
+    copy_bw = moved["memcpy"] / t["memcpy"]
     print(f"\nToken level: {n} x {L} = 2^{int(math.log2(n * L))} tokens, float32 out")
     print(f"{'call':<22}{'ms':>9}{'GB/s':>8}{'% memcpy':>10}{'hadw (mask) faster':>20}")
-    mask_t = rows["hadw tokens, mask"][0]
-    for name, (sec, nbytes) in rows.items():
-        bw = nbytes / sec
+    for name, sec in t.items():
+        bw = moved[name] / sec
         print(f"{name:<22}{sec * 1e3:>9.2f}{bw / 1e9:>8.1f}{100 * bw / copy_bw:>9.0f}%"
-              f"{sec / mask_t:>19.1f}x")
+              f"{sec / t['hadw tokens, mask']:>19.1f}x")
         report[f"tokens/{name}"] = sec
         report[f"tokens/{name}/bandwidth_pct_of_memcpy"] = 100 * bw / copy_bw
 

@@ -26,3 +26,7 @@ pip=("$py" -m pip install --quiet --disable-pip-version-check)
 CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" "${pip[@]}" .
 
 HADW_REQUIRE_PEERS=1 "$py" -m pytest -q python/tests
+
+# The Python benchmark's smoke run (small sizes, two repetitions): it must keep running; its
+# figures here mean nothing (docs/performance.md has the measured ones).
+"$py" bench/python/bench_python.py --quick
