@@ -134,6 +134,26 @@ def _check_anchor(anchor: Any) -> None:
         raise TypeError("anchor: a hadw.DifficultyAnchor required")
 
 
+def _token_rows(like: Any, n: int, mask: Any, lengths: Any, L: Optional[int], out: Any,
+                names: Tuple[str, str, str]) -> Any:
+    """The [N, L] token output: `out`, or one allocated like `like` with L from the mask [N, L]
+    or given with the lengths [N]. `names` are the caller's argument names (mask, lengths, out)
+    for the errors."""
+    mask_name, lengths_name, out_name = names
+    if (mask is None) == (lengths is None):
+        raise ValueError(f"exactly one of {mask_name} [N, L] or {lengths_name} [N] required")
+    if out is not None:
+        return _array(out, out_name)
+    if mask is not None:
+        if len(mask.shape) != 2:
+            raise ValueError(f"{mask_name}: a 2-D array required, got {len(mask.shape)}-D")
+        L = int(mask.shape[1])
+    elif L is None:
+        raise ValueError(f"L: the row length is required with {lengths_name} "
+                         f"(or pass {out_name}=)")
+    return _empty_like(like, (n, int(L)))
+
+
 class Step:
     """One HA-DW step configured once: an estimator (a name with compat and its options, or a
     hadw.Estimator) and the reweighting options, parsed and validated at construction. Calling
@@ -239,20 +259,8 @@ class Step:
         lay = _layout(n, layout, group_size, index, offsets)
         token_mask = _array(token_mask, "token_mask")
         token_lengths = _array(token_lengths, "token_lengths")
-        if (token_mask is None) == (token_lengths is None):
-            raise ValueError("exactly one of token_mask [N, L] or token_lengths [N] required")
-        if token_out is None:
-            if token_mask is not None:
-                if len(token_mask.shape) != 2:
-                    raise ValueError(
-                        f"token_mask: a 2-D array required, got {len(token_mask.shape)}-D")
-                L = int(token_mask.shape[1])
-            elif L is None:
-                raise ValueError("L: the row length is required with token_lengths "
-                                 "(or pass token_out=)")
-            token_out = _empty_like(rewards, (n, int(L)))
-        else:
-            token_out = _array(token_out, "token_out")
+        token_out = _token_rows(rewards, n, token_mask, token_lengths, L, token_out,
+                                ("token_mask", "token_lengths", "token_out"))
         adv = _empty_like(rewards, (n,)) if advantages is None else _array(advantages,
                                                                            "advantages")
         stats = self._step.run(lay, _kernel(rewards), _kernel(adv), anchor,
@@ -426,17 +434,6 @@ def broadcast_to_tokens(
     n = _length(advantages, "advantages")
     mask = _array(mask, "mask")
     lengths = _array(lengths, "lengths")
-    if (mask is None) == (lengths is None):
-        raise ValueError("exactly one of mask [N, L] or lengths [N] required")
-    if out is None:
-        if mask is not None:
-            if len(mask.shape) != 2:
-                raise ValueError(f"mask: a 2-D array required, got {len(mask.shape)}-D")
-            L = int(mask.shape[1])
-        elif L is None:
-            raise ValueError("L: the row length is required with lengths (or pass out=)")
-        out = _empty_like(advantages, (n, int(L)))
-    else:
-        out = _array(out, "out")
+    out = _token_rows(advantages, n, mask, lengths, L, out, ("mask", "lengths", "out"))
     _core.broadcast_into(_kernel(advantages), _kernel(out), _kernel(mask), _kernel(lengths))
     return out
