@@ -406,6 +406,18 @@ void bind_estimator(nb::module_& m) {
           "unbiased"_a = nb::none(), "singleton"_a = nb::none(), "eps_at"_a = nb::none(),
           "centred"_a = nb::none(), "normalise"_a = nb::none(), "f_norm"_a = nb::none())
       .def_ro("name", &any_estimator::name)
+      .def_prop_ro(
+          "needs_batch_stats",
+          [](const any_estimator& e) {
+            return std::visit(
+                [](const auto& est) {
+                  return std::remove_cvref_t<decltype(est.policies())>::needs_batch_stats;
+                },
+                e.value);
+          },
+          "Whether the advantages read statistics of the whole batch, not only the group's "
+          "(grpo_batch_std, reinforce_pp_baseline): data-parallel ranks then need the whole "
+          "batch.")
       .def_prop_ro("compat", [](const any_estimator& e) -> std::optional<std::string> {
         if (e.compat.empty()) return std::nullopt;
         return e.compat;
