@@ -1,25 +1,36 @@
-"""hadw inside verl: outcome-advantage estimators with verl's signature, HA-DW included.
+"""hadw inside verl: outcome-advantage estimators with verl's signature, HA-DW included, and the
+anchor in verl's checkpoints.
 
 verl (verl/trainer/ppo/core_algos.py) looks estimators up by name in a registry. Importing this
 module registers ``hadw_grpo`` there (when verl is installed), so a run selects it with
 
     import hadw.verl                      # in the driver process, before the trainer starts
     # config: algorithm.adv_estimator=hadw_grpo
+    #         +algorithm.hadw.lambda_scale=1.3  (+algorithm.hadw.timing=posterior, ...)
 
 ``hadw_grpo`` is verl's GRPO (same numbers, hadw.compat 'verl' preset) followed by HA-DW with the
-module-level anchor ``hadw.verl.anchor``; save ``hadw.verl.anchor.state_dict()`` with your
-checkpoints and restore it with ``load_state_dict``. For other estimators or settings build your
-own with :func:`make_outcome_advantage` and :func:`register` it.
+module-level anchor ``hadw.verl.anchor``, in one fused call. verl's trainer passes its
+``algorithm`` config: ``norm_adv_by_std_in_grpo`` is read from it, and a ``hadw`` entry there
+overrides the reweighting options (lambda_scale, timing, reward_range, observation,
+success_threshold, warmup_steps). For other estimators build your own with
+:func:`make_outcome_advantage` and :func:`register` it.
+
+Checkpoints: ``trainer_cls = hadw.verl.with_anchor_checkpoints(RayPPOTrainer)`` (or verl's v1
+``PPOTrainer``, or your subclass) returns a subclass whose ``_save_checkpoint`` writes every
+registered estimator's anchor into the step's folder (``global_step_N/hadw_anchor_<name>.bin``)
+and whose ``_load_checkpoint`` restores them, in place, when verl resumes.
 """
 
 from __future__ import annotations
 
 import importlib.util
-from typing import Any, Callable, Optional, Tuple
+import os
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from . import DifficultyAnchor, Estimator, _step_of, broadcast_to_tokens, estimate, group_layout
 
-__all__ = ["anchor", "compute_hadw_grpo_outcome_advantage", "make_outcome_advantage", "register"]
+__all__ = ["anchor", "anchors", "compute_hadw_grpo_outcome_advantage", "make_outcome_advantage",
+           "register", "with_anchor_checkpoints"]
 
 #: The anchor ``hadw_grpo`` carries across steps (kalman belief, hadw's defaults).
 anchor = DifficultyAnchor()
@@ -102,7 +113,11 @@ def make_outcome_advantage(
             if name in ("opo", "reinforce_pp_baseline"):
                 lengths = mask.sum(dim=-1, dtype=torch.int64).contiguous()
             if reweight:  # estimate -> HA-DW -> token rows in one fused call
-                step = _step_of(est_name, "verl", "reject", {**options, **reweight_options})
+                from_config = _config_get(config, "hadw", None) or {}
+                rw = {**reweight_options, **{k: from_config[k] for k in from_config}}
+                if "reward_range" in rw:
+                    rw["reward_range"] = tuple(rw["reward_range"])
+                step = _step_of(est_name, "verl", "reject", {**options, **rw})
                 tokens, compute.last_stats = step.tokens(scores, state["anchor"], mask,
                                                          layout=layout, lengths=lengths)
             else:
@@ -124,12 +139,73 @@ def make_outcome_advantage(
 compute_hadw_grpo_outcome_advantage = make_outcome_advantage("grpo", anchor=anchor)
 
 
+#: Registered estimator name -> the anchor its function carries (what checkpoints save).
+anchors: Dict[str, DifficultyAnchor] = {}
+
+
 def register(name: str, fn: Callable[..., Tuple[Any, Any]]) -> Callable[..., Tuple[Any, Any]]:
-    """Registers `fn` in verl's advantage-estimator registry under `name` (idempotent)."""
+    """Registers `fn` in verl's advantage-estimator registry under `name` (idempotent); its
+    anchor (``fn.anchor``, from make_outcome_advantage) joins the checkpointed `anchors`."""
     from verl.trainer.ppo.core_algos import register_adv_est
 
+    if getattr(fn, "anchor", None) is not None:
+        anchors[name] = fn.anchor
     return register_adv_est(name)(fn)
 
 
+def _anchor_file(folder: str, name: str) -> str:
+    return os.path.join(folder, f"hadw_anchor_{name}.bin")
+
+
+class AnchorCheckpoints:
+    """The mixin behind with_anchor_checkpoints: verl's checkpoint methods, plus the anchors."""
+
+    def _save_checkpoint(self, *args: Any, **kwargs: Any) -> Any:
+        # Written before verl's own files: verl writes its "latest checkpoint" tracker last, so
+        # a folder it points at always holds the anchors.
+        folder = os.path.join(self.config.trainer.default_local_dir,
+                              f"global_step_{self.global_steps}")
+        os.makedirs(folder, exist_ok=True)
+        for name, anc in anchors.items():
+            with open(_anchor_file(folder, name), "wb") as f:
+                f.write(anc.save())
+        return super()._save_checkpoint(*args, **kwargs)
+
+    def _load_checkpoint(self, *args: Any, **kwargs: Any) -> Any:
+        result = super()._load_checkpoint(*args, **kwargs)
+        folder = self._hadw_resumed_folder()
+        if folder is not None:
+            for name, anc in anchors.items():
+                path = _anchor_file(folder, name)
+                if os.path.exists(path):
+                    with open(path, "rb") as f:
+                        anc.load_state_dict({"hadw_anchor": f.read()})  # in place
+                else:
+                    import warnings
+
+                    warnings.warn(f"hadw: {path} missing: the anchor of '{name}' starts fresh",
+                                  stacklevel=2)
+        return result
+
+    def _hadw_resumed_folder(self) -> Optional[str]:
+        """The folder verl's _load_checkpoint resumed from (None: it started from scratch),
+        found the way verl finds it."""
+        trainer = self.config.trainer
+        if trainer.resume_mode == "disable" or not self.global_steps:
+            return None
+        if trainer.resume_mode == "resume_path":
+            folder = trainer.resume_from_path
+        else:
+            folder = os.path.join(trainer.default_local_dir, f"global_step_{self.global_steps}")
+        return folder if os.path.isabs(folder) else os.path.join(os.getcwd(), folder)
+
+
+def with_anchor_checkpoints(trainer_cls: type) -> type:
+    """A subclass of verl's trainer class (RayPPOTrainer, v1 PPOTrainer, or yours) whose
+    checkpoints hold the registered estimators' anchors: use it where you build the trainer."""
+    return type(f"HADW{trainer_cls.__name__}", (AnchorCheckpoints, trainer_cls), {})
+
+
+anchors["hadw_grpo"] = anchor
 if importlib.util.find_spec("verl") is not None:  # registration needs verl; the functions do not
     register("hadw_grpo", compute_hadw_grpo_outcome_advantage)
