@@ -30,6 +30,12 @@ CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" "${pip[@]}" .
 
 HADW_REQUIRE_PEERS=1 "$py" -m pytest -q python/tests
 
+# The examples, as a user runs them (each exits non-zero if what it shows does not hold).
+"$py" examples/python/trl_grpo.py --steps 4 > /dev/null
+"$py" examples/python/verl_grpo.py > /dev/null
+"$py" examples/python/distributed.py --world 2 > /dev/null
+echo "examples/python: trl_grpo, verl_grpo, distributed ran"
+
 # The Python benchmark's smoke run (small sizes, two repetitions): it must keep running; its
 # figures here mean nothing (docs/performance.md has the measured ones).
 "$py" bench/python/bench_python.py --quick
