@@ -185,19 +185,22 @@ def _run(estimator, rewards, anchor, tokens: Optional[Dict[str, Any]], *, groups
         raise ValueError(f"estimator: '{step.estimator.name}' reads statistics of the whole "
                          "batch; use groups='spread' (it gathers the batch)")
     lay = None
-    if n > 0:
-        if tokens is None:
-            result, stats = step(rewards, anchor, group_size=group_size, index=index,
-                                 offsets=offsets, layout=layout, mask=mask, lengths=lengths,
-                                 out=out)
-        else:
-            result, stats = step.tokens(rewards, anchor, group_size=group_size, index=index,
-                                        offsets=offsets, layout=layout, mask=mask,
-                                        lengths=lengths, **tokens)
+    if n > 0:  # the local groups, also for the ordered gather when nothing here is scored
         lay = layout if layout is not None else group_layout(
             n, group_size=group_size, index=index, offsets=offsets)
-    else:  # a rank with nothing to score this step still takes part in the collective
-        result = _empty_like(rewards, (0,)) if out is None else out
+    r_np, m_np = _numpy(rewards), _numpy(mask)
+    if n > 0 and _valid(r_np.astype(np.float64), m_np, nan).any():
+        if tokens is None:
+            result, stats = step(rewards, anchor, layout=lay, mask=mask, lengths=lengths,
+                                 out=out)
+        else:
+            result, stats = step.tokens(rewards, anchor, layout=lay, mask=mask,
+                                        lengths=lengths, **tokens)
+    else:  # nothing to score here this step (no response, or all masked / unscorable): the
+        # advantages are 0, as hadw gives excluded responses, and the rank still takes part in
+        # the collective (a rank that skipped it would leave the others waiting)
+        result = _empty_like(rewards, (n,)) if out is None else _array(out, "out")
+        result[...] = 0
         if tokens is not None:
             result = broadcast_to_tokens(result, tokens["token_mask"],
                                          lengths=tokens["token_lengths"], L=tokens["L"] or 1,

@@ -26,7 +26,13 @@ def batches(world, step):
     binary = (rng.random(B * G) < p).astype(np.float32)
     uniform = rng.random(B * G)
     mask = rng.random(B * G) < 0.9
+    if step == 1:  # the last rank's responses all masked: it still joins the collective
+        mask[-per_rank_last(groups_per_rank) * G:] = False
     return groups_per_rank, binary, uniform, mask
+
+
+def per_rank_last(groups_per_rank):
+    return groups_per_rank[-1]
 
 
 def main():
