@@ -1,7 +1,8 @@
 """hadw.verl inside verl's trainer code: verl's own compute_advantage (the function its trainers
 call each step) on a DataProto with adv_estimator=hadw_grpo gives hadw's advantages, the config's
 `hadw` entry reaches the weighting, and the checkpoint hook saves and restores the anchor through
-verl's own _save_checkpoint / _load_checkpoint (legacy RayPPOTrainer, built without Ray)."""
+verl's own _save_checkpoint / _load_checkpoint (the legacy RayPPOTrainer and the v1 PPOTrainer,
+verl 0.9's default, built without Ray)."""
 
 import numpy as np
 import pytest
@@ -81,27 +82,51 @@ class _Loader:
         return 100
 
 
+def trainer_class(kind):
+    """verl's legacy RayPPOTrainer, or the v1 PPOTrainer (verl 0.9's default), made concrete."""
+    if kind == "legacy":
+        from verl.trainer.ppo.ray_trainer import RayPPOTrainer
+
+        return RayPPOTrainer
+    from verl.trainer.ppo.v1.trainer_base import PPOTrainer
+
+    class V1(PPOTrainer):  # its two abstract hooks, which the checkpoint methods never call
+        def on_sample_end(self, *args, **kwargs):
+            pass
+
+        def on_step_end(self, *args, **kwargs):
+            pass
+
+    return V1
+
+
+@pytest.mark.parametrize("kind", ["legacy", "v1"])
 @pytest.mark.parametrize("resume_mode", ["auto", "resume_path"])
-def test_checkpoint_hook_saves_and_restores_the_anchor(tmp_path, rng, resume_mode):
+def test_checkpoint_hook_saves_and_restores_the_anchor(tmp_path, rng, resume_mode, kind):
     peer("verl")
     from omegaconf import OmegaConf
-    from verl.trainer.ppo.ray_trainer import RayPPOTrainer
 
     import hadw.verl as hv
 
-    trainer_cls = hv.with_anchor_checkpoints(RayPPOTrainer)
-    assert issubclass(trainer_cls, RayPPOTrainer)
+    base = trainer_class(kind)
+    trainer_cls = hv.with_anchor_checkpoints(base)
+    assert issubclass(trainer_cls, base)
     config = OmegaConf.create({
         "trainer": {"default_local_dir": str(tmp_path / "ckpt"), "default_hdfs_dir": None,
                     "resume_mode": resume_mode,
                     "resume_from_path": str(tmp_path / "ckpt" / "global_step_5"),
-                    "del_local_ckpt_after_load": False},
+                    "del_local_ckpt_after_load": False, "checkpoint_callback_class": None},
         "actor_rollout_ref": {"actor": {"checkpoint": {"async_save": False}}}})
 
     def bare():  # verl's trainer without Ray: only what the checkpoint methods read
         t = object.__new__(trainer_cls)
         t.config, t.actor_rollout_wg, t.use_critic = config, _WorkerGroup(), False
         t.train_dataloader = _Loader()
+        t.trainer_mode = "sync"
+        if kind == "v1":
+            from verl.trainer.ppo.checkpoint_callback import CheckpointCallback
+
+            t.checkpoint_callback = CheckpointCallback(config)
         return t
 
     for _ in range(4):

@@ -21,9 +21,11 @@ pip=("$py" -m pip install --quiet --disable-pip-version-check)
 "${pip[@]}" --no-deps "verl==0.9.1" "trl==1.16.0"
 "${pip[@]}" packaging ray omegaconf codetiming orjson "tensordict>=0.8,<=0.10.0,!=0.9.0" \
   "transformers>=5.5.3,<5.11,!=5.6.0" accelerate datasets pandas tokenizers
-# What importing verl's trainer module (verl.trainer.ppo.ray_trainer: compute_advantage,
-# RayPPOTrainer) needs beyond that, for the trainer tests.
+# What importing verl's trainer modules needs beyond that, for the trainer tests: the legacy
+# verl.trainer.ppo.ray_trainer (compute_advantage, RayPPOTrainer), then the v1 PPOTrainer (verl
+# 0.9's default trainer).
 "${pip[@]}" torchdata pillow peft cachetools uvicorn fastapi starlette opentelemetry-api
+"${pip[@]}" transferqueue pyzmq msgspec hydra-core aiohttp
 
 # The package itself, as a user installs it.
 CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" "${pip[@]}" .
