@@ -22,6 +22,8 @@ from __future__ import annotations
 import functools
 from typing import Any, Dict, Optional, Tuple, Union
 
+import numpy as np
+
 from . import _native
 from ._arrays import array as _array
 from ._arrays import empty_like as _empty_like
@@ -29,6 +31,8 @@ from ._arrays import group_layout
 from ._arrays import kernel as _kernel
 from ._arrays import layout_of as _layout
 from ._arrays import length as _length
+from ._arrays import output as _output
+from ._arrays import written as _written
 
 _core = _native.core  # the build of the kernels this CPU runs (hadw.build_info())
 DifficultyAnchor = _core.DifficultyAnchor
@@ -143,7 +147,7 @@ def _token_rows(like: Any, n: int, mask: Any, lengths: Any, L: Optional[int], ou
     if (mask is None) == (lengths is None):
         raise ValueError(f"exactly one of {mask_name} [N, L] or {lengths_name} [N] required")
     if out is not None:
-        return _array(out, out_name)
+        return _output(out, out_name)
     if mask is not None:
         if len(mask.shape) != 2:
             raise ValueError(f"{mask_name}: a 2-D array required, got {len(mask.shape)}-D")
@@ -171,7 +175,7 @@ class Step:
     estimator option (eps, unbiased, singleton, ...), as hadw.estimate.
     """
 
-    __slots__ = ("_step",)
+    __slots__ = ("_step", "_args")
 
     def __init__(
         self,
@@ -189,8 +193,14 @@ class Step:
         **options: Any,
     ) -> None:
         low, high = reward_range
+        self._args = (estimator, dict(compat=compat, lambda_scale=lambda_scale,
+                                      update_anchor=update_anchor, timing=timing,
+                                      reward_range=reward_range, observation=observation,
+                                      success_threshold=success_threshold,
+                                      warmup_steps=warmup_steps, nan=nan, **options))
         self._step = _Step(_estimator(estimator, compat, options),
-                           lambda_scale=float(lambda_scale), update_anchor=bool(update_anchor),
+                           lambda_scale=float(lambda_scale),
+                           update_anchor=_flag(update_anchor, "update_anchor"),
                            timing=timing, range_low=float(low), range_high=float(high),
                            observation=observation, success_threshold=float(success_threshold),
                            warmup_steps=int(warmup_steps), nan=nan)
@@ -198,6 +208,15 @@ class Step:
     @property
     def estimator(self) -> Estimator:
         return self._step.estimator
+
+    def __reduce__(self):
+        """Pickled (and deep-copied) as its arguments: a step is made again from them, as long
+        as the estimator was given by name."""
+        estimator, kwargs = self._args
+        if not isinstance(estimator, str):
+            raise TypeError("hadw.Step: only a step made from an estimator name pickles "
+                            "(give the name and its options instead of a hadw.Estimator)")
+        return (_step_from_args, (estimator, kwargs))
 
     def __repr__(self) -> str:
         return repr(self._step)
@@ -224,10 +243,11 @@ class Step:
         rewards = _array(rewards, "rewards")
         n = _length(rewards, "rewards")
         lay = _layout(n, layout, group_size, index, offsets)
-        out = _empty_like(rewards, (n,)) if out is None else _array(out, "out")
+        out = _empty_like(rewards, (n,)) if out is None else _output(out, "out")
         stats = self._step.run(lay, _kernel(rewards), _kernel(out), anchor,
                                _kernel(_array(mask, "mask")),
                                _kernel(_array(lengths, "lengths")))
+        _written(out)
         return out, stats
 
     def tokens(
@@ -261,13 +281,26 @@ class Step:
         token_lengths = _array(token_lengths, "token_lengths")
         token_out = _token_rows(rewards, n, token_mask, token_lengths, L, token_out,
                                 ("token_mask", "token_lengths", "token_out"))
-        adv = _empty_like(rewards, (n,)) if advantages is None else _array(advantages,
-                                                                           "advantages")
+        adv = _empty_like(rewards, (n,)) if advantages is None else _output(advantages,
+                                                                            "advantages")
         stats = self._step.run(lay, _kernel(rewards), _kernel(adv), anchor,
                                _kernel(_array(mask, "mask")),
                                _kernel(_array(lengths, "lengths")), _kernel(token_out),
                                _kernel(token_mask), _kernel(token_lengths))
+        _written(adv)
+        _written(token_out)
         return token_out, stats
+
+
+def _step_from_args(estimator: str, kwargs: Dict[str, Any]) -> "Step":
+    return Step(estimator, **kwargs)
+
+
+def _flag(value: Any, name: str) -> bool:
+    """A real bool: bool("false") would be True."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: True or False required, got {value!r}")
+    return bool(value)
 
 
 @functools.lru_cache(maxsize=128)
@@ -316,9 +349,10 @@ def estimate(
     rewards = _array(rewards, "rewards")
     n = _length(rewards, "rewards")
     lay = _layout(n, layout, group_size, index, offsets)
-    out = _empty_like(rewards, (n,)) if out is None else _array(out, "out")
+    out = _empty_like(rewards, (n,)) if out is None else _output(out, "out")
     _core.estimate_into(est, lay, _kernel(rewards), _kernel(out), _kernel(_array(mask, "mask")),
                         _kernel(_array(lengths, "lengths")), nan)
+    _written(out)
     return out
 
 
@@ -353,14 +387,17 @@ def reweight(
     """
     _check_anchor(anchor)
     rewards = _array(rewards, "rewards")
-    advantages = _array(advantages, "advantages")
+    advantages = _output(advantages, "advantages")
     n = _length(rewards, "rewards")
     lay = _layout(n, layout, group_size, index, offsets)
     low, high = reward_range
-    return _core.reweight_into(_kernel(advantages), _kernel(rewards), anchor, lay,
-                               _kernel(_array(mask, "mask")), float(lambda_scale),
-                               bool(update_anchor), timing, float(low), float(high), observation,
-                               float(success_threshold), int(warmup_steps), nan)
+    stats = _core.reweight_into(_kernel(advantages), _kernel(rewards), anchor, lay,
+                                _kernel(_array(mask, "mask")), float(lambda_scale),
+                                _flag(update_anchor, "update_anchor"), timing, float(low),
+                                float(high), observation, float(success_threshold),
+                                int(warmup_steps), nan)
+    _written(advantages)
+    return stats
 
 
 def estimate_and_reweight(
@@ -436,4 +473,5 @@ def broadcast_to_tokens(
     lengths = _array(lengths, "lengths")
     out = _token_rows(advantages, n, mask, lengths, L, out, ("mask", "lengths", "out"))
     _core.broadcast_into(_kernel(advantages), _kernel(out), _kernel(mask), _kernel(lengths))
+    _written(out)
     return out

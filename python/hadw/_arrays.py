@@ -25,18 +25,49 @@ def is_torch(x: Any) -> bool:
 
 
 def array(x: Any, name: str) -> Any:
-    """A NumPy array or torch tensor the caller keeps (the function's return value); torch
-    tensors detached (a view: advantages carry no gradient); other sequences as NumPy arrays."""
+    """An input as a NumPy array or torch tensor: torch tensors detached (a view: advantages
+    carry no gradient) and with a pending negation applied (a capsule would drop it); other
+    sequences as NumPy arrays."""
     if x is None or isinstance(x, np.ndarray):
         return x
     if is_torch(x):
-        return x.detach() if x.requires_grad else x
+        if x.requires_grad:
+            x = x.detach()
+        return x.resolve_neg() if x.is_neg() else x
     if hasattr(x, "__dlpack__"):
         return x
     try:
         return np.asarray(x)
     except Exception as exc:  # pragma: no cover - numpy's message is enough context
         raise TypeError(f"{name}: an array (NumPy, torch, or a sequence) required") from exc
+
+
+def output(x: Any, name: str) -> Any:
+    """A caller's output buffer, refused where writing into it behind the caller's back would
+    go wrong: a read-only NumPy array, a torch tensor that requires grad (autograd would not see
+    the write: torch's own in-place ops refuse it too) or that carries a pending negation."""
+    if isinstance(x, np.ndarray):
+        if not x.flags.writeable:
+            raise ValueError(f"{name}: a writable array required, got a read-only one")
+        return x
+    if is_torch(x):
+        if x.requires_grad:
+            raise ValueError(f"{name}: a tensor that requires grad cannot be written in place "
+                             f"(autograd would not know); pass one that does not")
+        if x.is_neg() or x.is_conj():
+            raise ValueError(f"{name}: a tensor with a pending negation or conjugation cannot "
+                             f"be written through; pass {name}.resolve_neg()")
+        return x
+    return array(x, name)
+
+
+def written(x: Any) -> None:
+    """After a kernel wrote `x`: a torch tensor's version counter moves on, as after torch's own
+    in-place ops, so autograd refuses a backward pass through values it saved before."""
+    if x is not None and not isinstance(x, np.ndarray) and is_torch(x):
+        import torch
+
+        torch.autograd.graph.increment_version(x)
 
 
 _to_dlpack = None  # torch.utils.dlpack.to_dlpack, looked up once (an import statement per call
@@ -118,6 +149,8 @@ def group_layout(
     if index is not None:
         return GroupLayout.from_ids(ids(index))
     off = offsets.detach().cpu().numpy() if is_torch(offsets) else np.asarray(offsets)
+    if off.dtype.kind not in "iu":
+        raise TypeError(f"offsets: integers required, got {off.dtype}")
     return GroupLayout.from_offsets(np.ascontiguousarray(off, dtype=np.int64))
 
 

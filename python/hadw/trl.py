@@ -29,11 +29,15 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
-from . import DifficultyAnchor, estimate, estimate_and_reweight, group_layout
+from . import DifficultyAnchor, Error, Step, estimate, estimate_and_reweight, group_layout
 
 __all__ = ["HADWConfig", "HADWGRPOTrainer", "grpo_advantages"]
 
 _PRESETS = {"group": "grpo", "batch": "grpo_batch_std", "none": "dr_grpo"}
+
+
+def _cpu(x: Any) -> Any:
+    return x.detach().cpu().numpy() if hasattr(x, "detach") else x
 
 #: The file a checkpoint folder holds the anchor in (DifficultyAnchor.save()'s bytes).
 CHECKPOINT_FILE = "hadw_anchor.bin"
@@ -65,6 +69,9 @@ def grpo_advantages(
     layout = group_layout(len(rewards), group_size=num_generations)
     name = _PRESETS[scale_rewards]
     if anchor is None:
+        return estimate(name, rewards, layout=layout, nan="unscorable", compat="trl"), None
+    if not np.isfinite(np.asarray(_cpu(rewards), dtype=np.float64)).any():
+        # No completion could be scored: TRL trains on zeros; there is nothing to observe.
         return estimate(name, rewards, layout=layout, nan="unscorable", compat="trl"), None
     # One fused call (options parsed once per distinct setting), checked before it writes.
     return estimate_and_reweight(name, rewards, anchor, layout=layout, nan="unscorable",
@@ -111,7 +118,9 @@ class _HADWMixin:
             raise ValueError(f"multi_objective_aggregation: 'sum_then_normalize' required with "
                              f"hadw, got {aggregation!r}")
         self.hadw_anchor = anchor if anchor is not None else self.hadw.make_anchor()
-        self.hadw.reweight_options()  # validated by the first step; built here for typos
+        # Bad options fail here, not at the first generation step.
+        Step(_PRESETS[self.args.scale_rewards], compat="trl", nan="unscorable",
+             **self.hadw.reweight_options())
         self.hadw_last: Optional[Dict[str, Any]] = None
         self._hadw_rewards_per_func = None
 
@@ -135,10 +144,17 @@ class _HADWMixin:
         if G == 1:  # a group of one: its advantage is 0 in TRL and in hadw; nothing to weigh
             advantages, stats = torch.zeros_like(rewards), None
         else:
-            advantages, stats = grpo_advantages(rewards, G, self.args.scale_rewards,
-                                                anchor=self.hadw_anchor,
-                                                update_anchor=(mode == "train"),
-                                                **self.hadw.reweight_options())
+            try:
+                advantages, stats = grpo_advantages(rewards, G, self.args.scale_rewards,
+                                                    anchor=self.hadw_anchor,
+                                                    update_anchor=(mode == "train"),
+                                                    **self.hadw.reweight_options())
+            except Error as e:
+                if "reward_range" in str(e):
+                    raise Error(f"{e} (the reward functions' weighted sum must lie in "
+                                f"HADWConfig.reward_range, {self.hadw.reward_range} here: set "
+                                f"it to the range your rewards take)") from e
+                raise
         self.hadw_last = {"mode": mode, "num_generations": G, "rewards": rewards,
                           "advantages": advantages, "stats": stats}
         n_local = len(inputs)

@@ -27,7 +27,8 @@ import importlib.util
 import os
 from typing import Any, Callable, Dict, Optional, Tuple
 
-from . import DifficultyAnchor, Estimator, _step_of, broadcast_to_tokens, estimate, group_layout
+from . import (REWEIGHT_OPTIONS, DifficultyAnchor, Estimator, _step_of, broadcast_to_tokens,
+               estimate, group_layout)
 
 __all__ = ["anchor", "anchors", "compute_hadw_grpo_outcome_advantage", "make_outcome_advantage",
            "register", "with_anchor_checkpoints"]
@@ -114,6 +115,10 @@ def make_outcome_advantage(
                 lengths = mask.sum(dim=-1, dtype=torch.int64).contiguous()
             if reweight:  # estimate -> HA-DW -> token rows in one fused call
                 from_config = _config_get(config, "hadw", None) or {}
+                unknown = [k for k in from_config if k not in REWEIGHT_OPTIONS]
+                if unknown:
+                    raise ValueError(f"algorithm.hadw.{unknown[0]}: not a reweighting option "
+                                     f"(one of {', '.join(REWEIGHT_OPTIONS)})")
                 rw = {**reweight_options, **{k: from_config[k] for k in from_config}}
                 if "reward_range" in rw:
                     rw["reward_range"] = tuple(rw["reward_range"])

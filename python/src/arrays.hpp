@@ -80,7 +80,9 @@ void check_layout(const A& a, const char* name, std::size_t ndim) {
     throw nb::value_error(
         detail::concat(name, ": a ", ndim, "-D array required, got ", a.ndim(), "-D").c_str());
   // C order: the last axis has stride 1 and each earlier one spans the later ones. Axes of
-  // extent 1 may carry any stride (NumPy and torch both produce such arrays).
+  // extent 1 may carry any stride (NumPy and torch both produce such arrays), and so may an
+  // empty array (NumPy 2 gives them stride 0): it has no element to misplace.
+  if (a.size() == 0) return;
   std::int64_t expected = 1;
   for (std::size_t k = ndim; k-- > 0;) {
     if (a.shape(k) != 1 && a.stride(k) != expected)
@@ -116,6 +118,23 @@ void check_extent(const A& a, const char* name, std::size_t axis, std::size_t ex
     throw nb::value_error(detail::concat(name, ".shape[", axis, "] == ", expected_name,
                                          " required, got ", a.shape(axis), " vs ", expected)
                               .c_str());
+}
+
+/// Raises ValueError unless the output `out` and the array `a` occupy disjoint bytes: a kernel
+/// that writes one while it reads the other would read values it has already overwritten (a
+/// silently wrong result). `same_ok`: the very same array is allowed (an in-place estimate).
+template <class A, class B>
+void check_disjoint(const A& a, const char* a_name, const B& out, const char* out_name,
+                    bool same_ok = false) {
+  const auto* p = static_cast<const unsigned char*>(a.data());
+  const auto* q = static_cast<const unsigned char*>(out.data());
+  const std::size_t pn = a.size() * a.itemsize(), qn = out.size() * out.itemsize();
+  if (pn == 0 || qn == 0 || p + pn <= q || q + qn <= p) return;
+  if (same_ok && p == q && pn == qn && a.dtype() == out.dtype()) return;
+  throw nb::value_error(detail::concat(out_name, " and ", a_name,
+                                       " must not overlap in memory (", out_name,
+                                       " is written while ", a_name, " is read)")
+                            .c_str());
 }
 
 /// The elements of a checked array as a span (no copy). bool and uint8 share one byte per element

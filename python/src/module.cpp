@@ -85,6 +85,9 @@ void estimate_into(const any_estimator& e, const group_layout& layout, const in_
   estimate_options opt;
   opt.mask = optional_mask(mask ? &*mask : nullptr, "mask", rewards.shape(0));
   opt.lengths = optional_lengths(lengths ? &*lengths : nullptr, "lengths", rewards.shape(0));
+  check_disjoint(rewards, "rewards", out, "out", /*same_ok=*/true);
+  if (mask) check_disjoint(*mask, "mask", out, "out");
+  if (lengths) check_disjoint(*lengths, "lengths", out, "out");
   opt.nan = parse_nan(nan);
   if (has(rewards, element::f32)) estimate_typed<float>(e, layout, rewards, out, opt);
   else estimate_typed<double>(e, layout, rewards, out, opt);
@@ -167,6 +170,8 @@ nb::dict reweight_into(const out_array& advantages, const in_array& rewards, anc
   check_responses(layout, rewards.shape(0), "rewards");
   reweight_options opt = options_of(args);
   opt.mask = optional_mask(mask ? &*mask : nullptr, "mask", rewards.shape(0));
+  check_disjoint(rewards, "rewards", advantages, "advantages");
+  if (mask) check_disjoint(*mask, "mask", advantages, "advantages");
   const bool a32 = has(advantages, element::f32), r32 = has(rewards, element::f32);
   step_stats st;
   if (a32 && r32) st = reweight_typed<float, float>(advantages, rewards, anchor, layout, opt);
@@ -219,6 +224,9 @@ void broadcast_into(const in_array& advantages, const out_array& out,
     check_dtype(*lengths, "lengths", element::i64);
     check_extent(*lengths, "lengths", 0, n, "len(advantages)");
   }
+  check_disjoint(advantages, "advantages", out, "out");
+  if (mask) check_disjoint(*mask, "mask", out, "out");
+  if (lengths) check_disjoint(*lengths, "lengths", out, "out");
   const in_array* m = mask ? &*mask : nullptr;
   const in_array* l = lengths ? &*lengths : nullptr;
   if (has(advantages, element::f32)) broadcast_typed<float>(advantages, m, l, L, out);
@@ -444,13 +452,18 @@ fused_call make_call(const py_step& step, const group_layout& layout, const in_a
                      const std::optional<out_array>& token_out,
                      const std::optional<in_array>& token_mask,
                      const std::optional<in_array>& token_lengths) {
+  // With a token stage the per-response buffer is the caller's `advantages` (hadw.Step.tokens).
+  const char* out_name = token_out ? "advantages" : "out";
   check_layout(rewards, "rewards", 1);
   check_float(rewards, "rewards");
-  check_layout(out, "out", 1);
-  check_same_dtype(out, "out", rewards);
+  check_layout(out, out_name, 1);
+  check_same_dtype(out, out_name, rewards);
   const std::size_t n = rewards.shape(0);
-  check_extent(out, "out", 0, n, "len(rewards)");
+  check_extent(out, out_name, 0, n, "len(rewards)");
   check_responses(layout, n, "rewards");
+  check_disjoint(rewards, "rewards", out, out_name, /*same_ok=*/true);
+  if (mask) check_disjoint(*mask, "mask", out, out_name);
+  if (lengths) check_disjoint(*lengths, "lengths", out, out_name);
   fused_call c;
   c.step = &step;
   c.layout = &layout;
@@ -484,6 +497,14 @@ fused_call make_call(const py_step& step, const group_layout& layout, const in_a
     check_extent(*token_lengths, "token_lengths", 0, n, "len(rewards)");
     c.token_lengths = static_cast<const std::int64_t*>(token_lengths->data());
   }
+  check_disjoint(out, out_name, *token_out, "token_out");
+  check_disjoint(rewards, "rewards", *token_out, "token_out");
+  if (mask) check_disjoint(*mask, "mask", *token_out, "token_out");
+  if (lengths) check_disjoint(*lengths, "lengths", *token_out, "token_out");
+  if (token_mask) check_disjoint(*token_mask, "token_mask", *token_out, "token_out");
+  if (token_lengths) check_disjoint(*token_lengths, "token_lengths", *token_out, "token_out");
+  if (token_mask) check_disjoint(*token_mask, "token_mask", out, out_name);
+  if (token_lengths) check_disjoint(*token_lengths, "token_lengths", out, out_name);
   return c;
 }
 

@@ -35,9 +35,44 @@ def per_rank_last(groups_per_rank):
     return groups_per_rank[-1]
 
 
+def errors(out_dir, rank):
+    """Failures on one rank reach every rank (nobody is left waiting in a collective), and no
+    anchor moves."""
+    anchor = hadw.DifficultyAnchor()
+    r = np.array([1, 0, 0, 1, 1, 1, 0, 1], dtype=np.float32)
+    seen = {}
+
+    def attempt(name, call):
+        try:
+            call()
+            seen[name] = None
+        except Exception as e:  # noqa: BLE001 - recorded for the test
+            seen[name] = (type(e).__name__, str(e))
+
+    bad = r.copy()
+    if rank == 1:
+        bad[3] = 2.0  # outside reward_range on one rank only
+    attempt("out_of_range", lambda: hd.estimate_and_reweight("grpo", bad, anchor, group_size=4))
+    attempt("options", lambda: hd.estimate_and_reweight(
+        "grpo", r, anchor, group_size=4, lambda_scale=1.5 if rank == 0 else 1.3))
+    uids = np.array(["a", "a", "b", "b", "c", "c", "d", "d"], dtype=object)
+    attempt("spread_dtype", lambda: hd.estimate_and_reweight(
+        "grpo", r.astype(np.float64) if rank == 1 else r, anchor, index=uids, groups="spread"))
+    attempt("spread_tokens", lambda: hd.estimate_reweight_broadcast(
+        "grpo", r, anchor, np.ones((8, 3 if rank else 2), bool), index=uids, groups="spread",
+        token_out=np.zeros((8, 3), np.float32)))
+    seen["anchor"] = anchor.save()
+    with open(os.path.join(out_dir, f"errors{rank}.pkl"), "wb") as f:
+        pickle.dump(seen, f)
+
+
 def main():
     out_dir, rank, world = sys.argv[1], int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     dist.init_process_group("gloo", rank=rank, world_size=world)
+    if len(sys.argv) > 2 and sys.argv[2] == "errors":
+        errors(out_dir, rank)
+        dist.destroy_process_group()
+        return
     seen = {}
     anchors = {k: hadw.DifficultyAnchor() for k in ("binary", "uniform", "spread")}
     for step in range(3):

@@ -26,16 +26,35 @@ def free_port():
         return s.getsockname()[1]
 
 
-def run_ranks(world, tmp_path):
+def run_ranks(world, tmp_path, *extra):
     env = dict(os.environ, WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1",
                MASTER_PORT=str(free_port()), OMP_NUM_THREADS="1")
-    procs = [subprocess.Popen([sys.executable, str(HERE / "dist_worker.py"), str(tmp_path)],
+    procs = [subprocess.Popen([sys.executable, str(HERE / "dist_worker.py"), str(tmp_path),
+                               *extra],
                               env=dict(env, RANK=str(r)), stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True) for r in range(world)]
     for p in procs:
         out, _ = p.communicate(timeout=300)
         assert p.returncode == 0, out
-    return [pickle.loads((tmp_path / f"rank{r}.pkl").read_bytes()) for r in range(world)]
+    name = "errors" if extra else "rank"
+    return [pickle.loads((tmp_path / f"{name}{r}.pkl").read_bytes()) for r in range(world)]
+
+
+def test_a_failure_on_one_rank_reaches_every_rank(tmp_path):
+    """Each scenario fails on one rank only (a reward outside the range, options that differ,
+    dtypes that differ, a token mask of the wrong shape): every rank raises, none hangs in a
+    collective (the run would time out), and no anchor moves."""
+    peer("torch")
+    ranks = run_ranks(2, tmp_path, "errors")
+    for scenario in ("out_of_range", "options", "spread_dtype", "spread_tokens"):
+        for rank, seen in enumerate(ranks):
+            assert seen[scenario] is not None, (scenario, rank)
+    assert "outside reward_range" in ranks[1]["out_of_range"][1]
+    assert "1 rank(s) failed this step" in ranks[0]["out_of_range"][1]
+    assert all("different options" in seen["options"][1] for seen in ranks)
+    assert all("same dtype" in seen["spread_dtype"][1] for seen in ranks)
+    assert "token_mask: shape [8, L] required" in ranks[0]["spread_tokens"][1]
+    assert all(seen["anchor"] == hadw.DifficultyAnchor().save() for seen in ranks)
 
 
 @pytest.mark.parametrize("world", [2, 4])

@@ -95,9 +95,79 @@ def test_torch_in_torch_out_in_place(rng):
                                               token_out=tokens)
     assert tok is tokens and tokens.data_ptr() == tok.data_ptr()
     torch.testing.assert_close(tokens, out[:, None] * mask, rtol=0, atol=0)
-    grad = torch.zeros(len(r), requires_grad=True)  # a tensor that requires grad is written too
-    hadw.estimate_and_reweight("grpo", r, hadw.DifficultyAnchor(), group_size=G, out=grad)
-    assert torch.equal(grad.detach(), out)
+
+
+
+def test_torch_outputs_and_autograd():
+    """Inputs that require grad are read (detached); an output that requires grad is refused, as
+    torch's own in-place ops refuse it; a written output's version moves on, so autograd refuses
+    a backward pass through values it saved before the write; a negated view is read with its
+    sign."""
+    torch = peer("torch")
+    r = torch.tensor([1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 1.0])
+    ref = hadw.estimate("grpo", r, group_size=4)
+    x = r.clone().requires_grad_()
+    assert torch.equal(hadw.estimate("grpo", x, group_size=4), ref)
+    with pytest.raises(ValueError, match="out: a tensor that requires grad cannot be written"):
+        hadw.estimate_and_reweight("grpo", r, hadw.DifficultyAnchor(), group_size=4,
+                                   out=torch.zeros(8, requires_grad=True))
+    t = torch.ones(8, requires_grad=True)
+    buf = torch.zeros(8)
+    y = (t * buf).sum()  # autograd saved buf for the backward pass
+    hadw.estimate("grpo", r, group_size=4, out=buf)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()
+    neg = (-r)._neg_view()  # -(-r), stored as -r with a pending negation
+    assert torch.equal(hadw.estimate("grpo", neg, group_size=4), ref)
+
+
+def test_overlapping_outputs_are_refused():
+    buf = np.zeros(16, dtype=np.float32)
+    buf[:8] = [1, 0, 0, 1, 1, 1, 0, 1]
+    ref = hadw.estimate("grpo", buf[:8].copy(), group_size=4)
+    in_place = buf[:8]  # the very same array: an in-place estimate, allowed
+    np.testing.assert_array_equal(hadw.estimate("grpo", in_place, group_size=4, out=in_place),
+                                  ref)
+    buf[:8] = [1, 0, 0, 1, 1, 1, 0, 1]
+    a = hadw.DifficultyAnchor()
+    with pytest.raises(ValueError, match="out and rewards must not overlap"):
+        hadw.estimate("grpo", buf[:8], group_size=4, out=buf[2:10])
+    with pytest.raises(ValueError, match="out and rewards must not overlap"):
+        hadw.estimate_and_reweight("grpo", buf[:8], a, group_size=4, out=buf[4:12])
+    tok = np.zeros(8 * 3, dtype=np.float32)
+    with pytest.raises(ValueError, match="token_out and rewards must not overlap"):
+        hadw.estimate_reweight_broadcast("grpo", tok[:8], a, token_lengths=np.ones(8, np.int64),
+                                         token_out=tok.reshape(8, 3), group_size=4)
+    adv = np.zeros(8, dtype=np.float32)
+    with pytest.raises(ValueError, match="out and advantages must not overlap"):
+        hadw.broadcast_to_tokens(adv, lengths=np.ones(8, np.int64), out=adv.reshape(8, 1))
+    with pytest.raises(ValueError, match="advantages and rewards must not overlap"):
+        hadw.reweight(buf[:8], buf[:8], a, group_size=4)
+    assert a.step == 0
+
+
+def test_empty_and_read_only_arrays():
+    empty = hadw.broadcast_to_tokens(np.zeros(0, np.float32), np.zeros((0, 5), bool))
+    assert empty.shape == (0, 5)
+    ro = np.zeros(8, np.float32)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="out: a writable array required"):
+        hadw.estimate("grpo", np.zeros(8, np.float32), group_size=4, out=ro)
+
+
+def test_step_pickles_and_flags_are_bools(rng):
+    import copy
+
+    step = hadw.Step("rloo", compat="verl", lambda_scale=1.2, timing="posterior")
+    twin = pickle.loads(pickle.dumps(step))
+    r = random_batch(rng, 8, 4, "binary")
+    a1, a2 = hadw.DifficultyAnchor(), hadw.DifficultyAnchor()
+    np.testing.assert_array_equal(step(r, a1, group_size=4)[0], twin(r, a2, group_size=4)[0])
+    assert copy.deepcopy(step)._step.timing == "posterior"
+    with pytest.raises(TypeError, match="update_anchor: True or False required"):
+        hadw.Step("grpo", update_anchor="false")
+    with pytest.raises(TypeError, match="offsets: integers required"):
+        hadw.estimate("grpo", r, offsets=[0, 4.5, 32])
 
 
 # ------------------------------------------------------------------------------------------

@@ -154,3 +154,24 @@ def test_evaluation_works_and_leaves_the_anchor(tmp_path, eval_generations):
     else:
         check_is_hadw(trainer)
         assert "eval_hadw/prior" in metrics
+
+
+def test_unscorable_batches_and_out_of_range_rewards(tmp_path):
+    """A batch no reward function could score trains on zeros, as TRL does; rewards outside
+    HADWConfig.reward_range stop training with an error that says where to set the range."""
+    torch = peer("torch")
+    peer("trl")
+    from hadw.trl import grpo_advantages
+
+    anchor = hadw.DifficultyAnchor()
+    adv, stats = grpo_advantages(torch.full((8,), float("nan")), 4, anchor=anchor)
+    assert torch.equal(adv, torch.zeros(8)) and stats is None and anchor.step == 0
+
+    from hadw.trl import HADWConfig
+
+    trainer = build(tmp_path / "range", 1)
+    trainer.reward_funcs = [lambda prompts, completions, **kw: [2.0] * len(completions)]
+    with pytest.raises(hadw.Error, match=r"HADWConfig.reward_range"):
+        trainer.train()
+    with pytest.raises(hadw.Error, match="lambda_scale in"):  # at construction, not at step 1
+        trainer._hadw_setup(HADWConfig(lambda_scale=-1.0), None)

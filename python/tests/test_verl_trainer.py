@@ -56,6 +56,10 @@ def test_verl_compute_advantage_runs_hadw_grpo(rng):
         "dr_grpo", scores, replica, mask.numpy(), index=uid, compat="verl", lambda_scale=1.3,
         timing="posterior")
     np.testing.assert_array_equal(out.batch["advantages"].numpy(), expected)
+    # A key of algorithm.hadw that is not a reweighting option is named, not passed on.
+    config.hadw = {"lamda_scale": 1.3}
+    with pytest.raises(ValueError, match="algorithm.hadw.lamda_scale: not a reweighting option"):
+        compute_advantage(data_proto(rng)[0], adv_estimator="hadw_grpo", config=config)
 
 
 class _WorkerGroup:  # stands in for verl's Ray worker group (the actor's own checkpoint)
