@@ -61,13 +61,18 @@ def output(x: Any, name: str) -> Any:
     return array(x, name)
 
 
+_increment_version = None  # torch.autograd.graph.increment_version, looked up once
+
+
 def written(x: Any) -> None:
     """After a kernel wrote `x`: a torch tensor's version counter moves on, as after torch's own
     in-place ops, so autograd refuses a backward pass through values it saved before."""
-    if x is not None and not isinstance(x, np.ndarray) and is_torch(x):
-        import torch
-
-        torch.autograd.graph.increment_version(x)
+    global _increment_version
+    if x is None or isinstance(x, np.ndarray) or not is_torch(x):
+        return
+    if _increment_version is None:
+        from torch.autograd.graph import increment_version as _increment_version
+    _increment_version(x)
 
 
 _to_dlpack = None  # torch.utils.dlpack.to_dlpack, looked up once (an import statement per call
