@@ -120,6 +120,15 @@ void check_extent(const A& a, const char* name, std::size_t axis, std::size_t ex
                               .c_str());
 }
 
+/// Raises TypeError naming `name` unless `a` has the dtype of `ref` (named `ref_name`).
+template <class A, class B>
+void check_same_dtype(const A& a, const char* name, const B& ref, const char* ref_name) {
+  if (a.dtype() != ref.dtype())
+    throw nb::type_error(detail::concat(name, ": the dtype of ", ref_name, " (", dtype_name(ref),
+                                        ") required, got ", dtype_name(a))
+                             .c_str());
+}
+
 /// Raises ValueError unless the output `out` and the array `a` occupy disjoint bytes: a kernel
 /// that writes one while it reads the other would read values it has already overwritten (a
 /// silently wrong result). `same_ok`: the very same array is allowed (an in-place estimate).

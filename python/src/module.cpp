@@ -76,10 +76,7 @@ void estimate_into(const any_estimator& e, const group_layout& layout, const in_
   check_layout(rewards, "rewards", 1);
   check_float(rewards, "rewards");
   check_layout(out, "out", 1);
-  if (out.dtype() != rewards.dtype())
-    throw nb::type_error(detail::concat("out: the dtype of rewards (", dtype_name(rewards),
-                                        ") required, got ", dtype_name(out))
-                             .c_str());
+  check_same_dtype(out, "out", rewards, "rewards");
   check_extent(out, "out", 0, rewards.shape(0), "len(rewards)");
   check_responses(layout, rewards.shape(0), "rewards");
   estimate_options opt;
@@ -205,10 +202,7 @@ void broadcast_into(const in_array& advantages, const out_array& out,
   check_layout(advantages, "advantages", 1);
   check_float(advantages, "advantages");
   check_layout(out, "out", 2);
-  if (out.dtype() != advantages.dtype())
-    throw nb::type_error(detail::concat("out: the dtype of advantages (", dtype_name(advantages),
-                                        ") required, got ", dtype_name(out))
-                             .c_str());
+  check_same_dtype(out, "out", advantages, "advantages");
   const std::size_t n = advantages.shape(0);
   check_extent(out, "out", 0, n, "len(advantages)");
   const auto L = static_cast<std::int64_t>(out.shape(1));
@@ -436,14 +430,6 @@ void bind_estimator(nb::module_& m) {
 // ---------------------------------------------------------------------------------------------
 // The fused step
 
-template <class A>
-void check_same_dtype(const A& a, const char* name, const in_array& rewards) {
-  if (a.dtype() != rewards.dtype())
-    throw nb::type_error(detail::concat(name, ": the dtype of rewards (", dtype_name(rewards),
-                                        ") required, got ", dtype_name(a))
-                             .c_str());
-}
-
 /// Checks one fused call's arrays (each error names its argument) and views them. Nothing is
 /// written here, nor by run_fused before hadw's own checks passed.
 fused_call make_call(const py_step& step, const group_layout& layout, const in_array& rewards,
@@ -457,13 +443,10 @@ fused_call make_call(const py_step& step, const group_layout& layout, const in_a
   check_layout(rewards, "rewards", 1);
   check_float(rewards, "rewards");
   check_layout(out, out_name, 1);
-  check_same_dtype(out, out_name, rewards);
+  check_same_dtype(out, out_name, rewards, "rewards");
   const std::size_t n = rewards.shape(0);
   check_extent(out, out_name, 0, n, "len(rewards)");
   check_responses(layout, n, "rewards");
-  check_disjoint(rewards, "rewards", out, out_name, /*same_ok=*/true);
-  if (mask) check_disjoint(*mask, "mask", out, out_name);
-  if (lengths) check_disjoint(*lengths, "lengths", out, out_name);
   fused_call c;
   c.step = &step;
   c.layout = &layout;
@@ -473,15 +456,25 @@ fused_call make_call(const py_step& step, const group_layout& layout, const in_a
   c.n = n;
   c.mask = optional_mask(mask ? &*mask : nullptr, "mask", n);
   c.lengths = optional_lengths(lengths ? &*lengths : nullptr, "lengths", n);
+  // Every output against every input (the very same array as out and rewards is an in-place
+  // estimate, allowed), and the two outputs against each other.
+  const auto writes_nothing_read = [&](const auto& o, const char* o_name, bool rewards_ok) {
+    check_disjoint(rewards, "rewards", o, o_name, rewards_ok);
+    if (mask) check_disjoint(*mask, "mask", o, o_name);
+    if (lengths) check_disjoint(*lengths, "lengths", o, o_name);
+    if (token_mask) check_disjoint(*token_mask, "token_mask", o, o_name);
+    if (token_lengths) check_disjoint(*token_lengths, "token_lengths", o, o_name);
+  };
   if (!token_out) {
     detail::require(!token_mask && !token_lengths,
                     "token_out: required with token_mask or token_lengths");
+    writes_nothing_read(out, out_name, /*rewards_ok=*/true);
     return c;
   }
   detail::require(token_mask.has_value() != token_lengths.has_value(),
                   "exactly one of token_mask [N, L] or token_lengths [N] required");
   check_layout(*token_out, "token_out", 2);
-  check_same_dtype(*token_out, "token_out", rewards);
+  check_same_dtype(*token_out, "token_out", rewards, "rewards");
   check_extent(*token_out, "token_out", 0, n, "len(rewards)");
   c.tokens = token_out->data();
   c.L = static_cast<std::int64_t>(token_out->shape(1));
@@ -497,14 +490,9 @@ fused_call make_call(const py_step& step, const group_layout& layout, const in_a
     check_extent(*token_lengths, "token_lengths", 0, n, "len(rewards)");
     c.token_lengths = static_cast<const std::int64_t*>(token_lengths->data());
   }
+  writes_nothing_read(out, out_name, /*rewards_ok=*/true);
+  writes_nothing_read(*token_out, "token_out", /*rewards_ok=*/false);
   check_disjoint(out, out_name, *token_out, "token_out");
-  check_disjoint(rewards, "rewards", *token_out, "token_out");
-  if (mask) check_disjoint(*mask, "mask", *token_out, "token_out");
-  if (lengths) check_disjoint(*lengths, "lengths", *token_out, "token_out");
-  if (token_mask) check_disjoint(*token_mask, "token_mask", *token_out, "token_out");
-  if (token_lengths) check_disjoint(*token_lengths, "token_lengths", *token_out, "token_out");
-  if (token_mask) check_disjoint(*token_mask, "token_mask", out, out_name);
-  if (token_lengths) check_disjoint(*token_lengths, "token_lengths", out, out_name);
   return c;
 }
 
