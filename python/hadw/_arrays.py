@@ -91,6 +91,16 @@ def kernel(x: Any) -> Any:
     return x
 
 
+def host(x: Any) -> Optional[np.ndarray]:
+    """`x` as a NumPy array in host memory (a torch tensor detached and moved to the CPU; a
+    copy only where it was elsewhere), for the small per-response arrays read in Python."""
+    if x is None:
+        return None
+    if is_torch(x):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
 def empty_like(x: Any, shape: Sequence[int]) -> Any:
     if is_torch(x):
         import torch
@@ -109,9 +119,7 @@ def length(x: Any, name: str) -> int:
 def ids(index: Any) -> np.ndarray:
     """verl's uid array (strings, ints, objects) -> int64 group ids numbered by first appearance,
     the order GroupLayout.from_ids gives groups for the original ids."""
-    if is_torch(index):
-        index = index.detach().cpu().numpy()
-    arr = np.asarray(index)
+    arr = host(index)
     if arr.ndim != 1:
         raise ValueError(f"index: a 1-D sequence of ids required, got {arr.ndim}-D")
     if arr.dtype.kind in "iu":
@@ -153,7 +161,7 @@ def group_layout(
         return uniform(int(n), int(group_size))
     if index is not None:
         return GroupLayout.from_ids(ids(index))
-    off = offsets.detach().cpu().numpy() if is_torch(offsets) else np.asarray(offsets)
+    off = host(offsets)
     if off.dtype.kind not in "iu":
         raise TypeError(f"offsets: integers required, got {off.dtype}")
     return GroupLayout.from_offsets(np.ascontiguousarray(off, dtype=np.int64))

@@ -31,9 +31,11 @@ from typing import Any, Dict, Optional, Tuple, Union
 
 import numpy as np
 
-from . import (DifficultyAnchor, Error, Estimator, _step_of, broadcast_to_tokens, group_layout)
+from . import (REWEIGHT_OPTIONS, DifficultyAnchor, Error, Estimator, _check_anchor, _step_of,
+               broadcast_to_tokens, group_layout)
 from ._arrays import array as _array
 from ._arrays import empty_like as _empty_like
+from ._arrays import host as _host
 from ._arrays import is_torch as _is_torch
 from ._arrays import length as _length
 from ._arrays import output as _output
@@ -49,14 +51,6 @@ def _dist():
         raise RuntimeError("hadw.distributed: torch.distributed is not initialised "
                            "(call torch.distributed.init_process_group first)")
     return dist
-
-
-def _numpy(x: Any) -> Optional[np.ndarray]:
-    if x is None:
-        return None
-    if _is_torch(x):
-        return x.detach().cpu().numpy()
-    return np.asarray(x)
 
 
 def _device(dist, group) -> Any:
@@ -107,13 +101,12 @@ def _empty_stats(anchor: DifficultyAnchor) -> Dict[str, Any]:
     return stats
 
 
-def _local_counts(rewards: np.ndarray, mask: Optional[np.ndarray], nan: str,
-                  stats: Dict[str, Any], options: Dict[str, Any]) -> Tuple[int, int, int, int]:
+def _local_counts(rewards: np.ndarray, valid: np.ndarray, step,
+                  stats: Dict[str, Any]) -> Tuple[int, int, int, int]:
     """(correct, total, hits, not_binary) of this rank: hits = the responses whose normalised
     reward is 1 (mean_reward over 0/1 rewards) or the correct ones (success_rate)."""
-    low, high = options.get("reward_range", (0.0, 1.0))
-    observation = options.get("observation", "mean_reward")
-    valid = _valid(rewards, mask, nan)
+    low, high = step._step.reward_range
+    observation = step._step.observation
     normalised = (rewards[valid] - low) / (high - low)
     not_binary = observation == "mean_reward" and bool(
         np.any((normalised != 0.0) & (normalised != 1.0)))
@@ -143,12 +136,9 @@ def _observe_ordered(dist, group, rewards: np.ndarray, mask: Optional[np.ndarray
                                 for p in parts])
     from . import reweight
 
+    reweight_options = {k: v for k, v in options.items() if k in REWEIGHT_OPTIONS}
     reweight(np.zeros(len(all_r)), all_r, anchor, offsets=offsets.astype(np.int64), mask=all_m,
-             nan=nan, lambda_scale=options.get("lambda_scale", 1.5), timing="prior",
-             reward_range=tuple(options.get("reward_range", (0.0, 1.0))),
-             observation=options.get("observation", "mean_reward"),
-             success_threshold=options.get("success_threshold", 0.5),
-             warmup_steps=options.get("warmup_steps", 0))
+             nan=nan, **reweight_options)  # timing is 'prior' here (local refuses the other)
 
 
 def _raise_if_failed(failures: int, failure: Optional[BaseException], key_sum: int,
@@ -187,8 +177,9 @@ def _run_local(dist, group, estimator, rewards, anchor, tokens, *, group_size, i
         if n > 0:  # the local groups, also for the ordered gather when nothing here is scored
             lay = layout if layout is not None else group_layout(
                 n, group_size=group_size, index=index, offsets=offsets)
-        r64, m_np = _numpy(rewards).astype(np.float64), _numpy(mask)
-        if n > 0 and _valid(r64, m_np, nan).any():
+        r64, m_np = _host(rewards).astype(np.float64), _host(mask)
+        valid = _valid(r64, m_np, nan)
+        if valid.any():
             if tokens is None:
                 result, stats = step(rewards, anchor, layout=lay, mask=mask, lengths=lengths,
                                      out=out)
@@ -203,7 +194,7 @@ def _run_local(dist, group, estimator, rewards, anchor, tokens, *, group_size, i
                                              lengths=tokens["token_lengths"],
                                              L=tokens["L"] or 1, out=tokens["token_out"])
             stats = _empty_stats(anchor)
-        counts = _local_counts(r64, m_np, nan, stats, options)
+        counts = _local_counts(r64, valid, step, stats)
     except Exception as e:  # noqa: BLE001 - reported to every rank, then raised here
         failure = e
     key = _options_key(estimator, compat, nan, "local", options)
@@ -247,7 +238,7 @@ def _check_tokens(tokens: Optional[Dict[str, Any]], n: int) -> None:
         if L is None:
             raise ValueError("L: the row length is required with token_lengths "
                              "(or pass token_out=)")
-        lens = _numpy(lengths)
+        lens = _host(lengths)
         if lens.shape != (n,) or lens.dtype.kind not in "iu" or (
                 n and (lens.min() < 0 or lens.max() > L)):
             raise ValueError(f"token_lengths: {n} integers in [0, {L}] required")
@@ -266,19 +257,19 @@ def _run_spread(dist, group, estimator, rewards, anchor, tokens, *, group_size, 
         if group_size is not None or offsets is not None or layout is not None:
             raise ValueError("group_size / offsets / layout: groups='spread' groups by index "
                              "(the uids) only")
-        r = _numpy(rewards)
+        r = _host(rewards)
         if r.ndim != 1 or r.dtype not in (np.float32, np.float64):
             raise TypeError(f"rewards: 1-D float32 or float64 required, got {r.ndim}-D {r.dtype}")
         n = len(r)
         if out is not None:
             _output(out, "out")
-            if tuple(out.shape) != (n,) or _numpy(out).dtype != r.dtype:
+            if tuple(out.shape) != (n,) or _host(out).dtype != r.dtype:
                 raise ValueError(f"out: shape ({n},) and the dtype of rewards required")
         _check_tokens(tokens, n)
-        ids = np.asarray(_numpy(index), dtype=object)
+        ids = np.asarray(_host(index), dtype=object)
         if ids.shape != (n,):
             raise ValueError(f"index: one uid per response required, got {ids.shape}")
-        payload = (r, ids, _numpy(mask), _numpy(lengths))
+        payload = (r, ids, _host(mask), _host(lengths))
     except Exception as e:  # noqa: BLE001 - reported to every rank, then raised here
         error = e
     key = _options_key(estimator, compat, nan, "spread", options)
@@ -320,8 +311,7 @@ def _run_spread(dist, group, estimator, rewards, anchor, tokens, *, group_size, 
 def _run(estimator, rewards, anchor, tokens: Optional[Dict[str, Any]], *, groups: str, group,
          **kwargs: Any) -> Tuple[Any, dict]:
     dist = _dist()
-    if not isinstance(anchor, DifficultyAnchor):
-        raise TypeError("anchor: a hadw.DifficultyAnchor required")
+    _check_anchor(anchor)
     if "update_anchor" in kwargs["options"]:
         raise ValueError("update_anchor: hadw.distributed always observes the global batch")
     rewards = _array(rewards, "rewards")
@@ -335,7 +325,7 @@ def _run(estimator, rewards, anchor, tokens: Optional[Dict[str, Any]], *, groups
 def _as_torch(values: np.ndarray, like: Any) -> Any:
     import torch
 
-    return torch.from_numpy(np.ascontiguousarray(values)).to(like.dtype)
+    return torch.from_host(np.ascontiguousarray(values)).to(like.dtype)
 
 
 def estimate_and_reweight(

@@ -29,15 +29,13 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
-from . import DifficultyAnchor, Error, Step, estimate, estimate_and_reweight, group_layout
+from . import DifficultyAnchor, Error, _step_of, estimate, estimate_and_reweight, group_layout
+from ._arrays import host
 
 __all__ = ["HADWConfig", "HADWGRPOTrainer", "grpo_advantages"]
 
 _PRESETS = {"group": "grpo", "batch": "grpo_batch_std", "none": "dr_grpo"}
 
-
-def _cpu(x: Any) -> Any:
-    return x.detach().cpu().numpy() if hasattr(x, "detach") else x
 
 #: The file a checkpoint folder holds the anchor in (DifficultyAnchor.save()'s bytes).
 CHECKPOINT_FILE = "hadw_anchor.bin"
@@ -68,10 +66,9 @@ def grpo_advantages(
             f"scale_rewards: 'group', 'batch' or 'none' required, got {scale_rewards!r}")
     layout = group_layout(len(rewards), group_size=num_generations)
     name = _PRESETS[scale_rewards]
-    if anchor is None:
-        return estimate(name, rewards, layout=layout, nan="unscorable", compat="trl"), None
-    if not np.isfinite(np.asarray(_cpu(rewards), dtype=np.float64)).any():
-        # No completion could be scored: TRL trains on zeros; there is nothing to observe.
+    # Without an anchor, or when no completion could be scored (TRL then trains on zeros and
+    # there is nothing to observe): the plain estimate.
+    if anchor is None or not np.isfinite(host(rewards).astype(np.float64)).any():
         return estimate(name, rewards, layout=layout, nan="unscorable", compat="trl"), None
     # One fused call (options parsed once per distinct setting), checked before it writes.
     return estimate_and_reweight(name, rewards, anchor, layout=layout, nan="unscorable",
@@ -118,9 +115,10 @@ class _HADWMixin:
             raise ValueError(f"multi_objective_aggregation: 'sum_then_normalize' required with "
                              f"hadw, got {aggregation!r}")
         self.hadw_anchor = anchor if anchor is not None else self.hadw.make_anchor()
-        # Bad options fail here, not at the first generation step.
-        Step(_PRESETS[self.args.scale_rewards], compat="trl", nan="unscorable",
-             **self.hadw.reweight_options())
+        # Bad options fail here, not at the first generation step (and the parsed step is the
+        # one grpo_advantages will find cached).
+        _step_of(_PRESETS[self.args.scale_rewards], "trl", "unscorable",
+                 self.hadw.reweight_options())
         self.hadw_last: Optional[Dict[str, Any]] = None
         self._hadw_rewards_per_func = None
 
