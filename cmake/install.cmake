@@ -35,7 +35,7 @@ endif()
 set(HADW_INSTALL_PKGCONFIGDIR "${CMAKE_INSTALL_DATADIR}/pkgconfig"
     CACHE STRING "Where hadw.pc goes, relative to the install prefix")
 
-install(TARGETS hadw EXPORT hadwTargets)
+install(TARGETS hadw hadw_fp_strict EXPORT hadwTargets)  # hadw::hadw, hadw::fp_strict (opt-in)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/hadw DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
         FILES_MATCHING PATTERN "*.hpp" PATTERN "*.cuh")
 install(EXPORT hadwTargets NAMESPACE hadw:: FILE hadwTargets.cmake
@@ -57,7 +57,9 @@ else()
   file(RELATIVE_PATH hadw_pc_up "/prefix/${HADW_INSTALL_PKGCONFIGDIR}" "/prefix/${CMAKE_INSTALL_INCLUDEDIR}")
   set(hadw_pc_includedir "\${pcfiledir}/${hadw_pc_up}")
 endif()
-set(hadw_pc_cflags " -ffp-contract=off")  # as the target (see CMakeLists.txt)
+set(hadw_pc_cflags "")  # nothing that changes the consumer's own code generation
+# hadw::fp_strict's flag, opt-in: `pkg-config --variable=fp_strict_cflags hadw`.
+set(hadw_pc_fp_strict_cflags "-ffp-contract=off")
 set(hadw_pc_libs "")
 if(HADW_ENABLE_OPENMP)
   string(APPEND hadw_pc_cflags " -DHADW_ENABLE_OPENMP -fopenmp")

@@ -26,7 +26,7 @@ if(HADW_ENABLE_MPI)
   if(HADW_BUILD_EXAMPLES OR HADW_BUILD_TESTS)
     # examples/CMakeLists.txt leaves this one out of its glob: it needs MPI.
     add_executable(distributed_trainer ${PROJECT_SOURCE_DIR}/examples/distributed_trainer.cpp)
-    target_link_libraries(distributed_trainer PRIVATE hadw::mpi $<TARGET_NAME_IF_EXISTS:hadw_warnings>)
+    target_link_libraries(distributed_trainer PRIVATE hadw::mpi hadw_warnings)
   endif()
   if(HADW_BUILD_TESTS)
     add_subdirectory(${PROJECT_SOURCE_DIR}/tests/mpi ${PROJECT_BINARY_DIR}/tests/mpi)

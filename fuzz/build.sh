@@ -11,7 +11,7 @@ for src in "$root"/fuzz/fuzz_*.cpp; do
   echo "building $name"
   "$cxx" -std=c++20 -g -O1 -fno-omit-frame-pointer \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-    -Wall -Wextra -Wpedantic -Werror -I"$root/include" "$src" -o "$out/$name" &
+    -ffp-contract=off -Wall -Wextra -Wpedantic -Werror -I"$root/include" "$src" -o "$out/$name" &
 done
 wait_all() { local rc=0; for job in $(jobs -p); do wait "$job" || rc=1; done; return $rc; }
 wait_all

@@ -3,13 +3,14 @@
 #pragma once
 
 #include <hadw/concepts.hpp>
-#include <hadw/detail/bytes.hpp>
 #include <hadw/error.hpp>
+#include <hadw/state.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <span>
+#include <string_view>
 #include <vector>
 
 namespace hadw {
@@ -25,24 +26,10 @@ inline void check_window(std::int64_t w, const char* name) {
 
 /// The last `capacity` values in chronological order (oldest first).
 inline void push_window(std::vector<double>& window, std::int64_t capacity, double v) {
-  if (static_cast<std::int64_t>(window.size()) == capacity) window.erase(window.begin());
+  // capacity >= 1 (validated); the emptiness test only tells GCC's -Warray-bounds so.
+  if (!window.empty() && static_cast<std::int64_t>(window.size()) >= capacity)
+    window.erase(window.begin());
   window.push_back(v);
-}
-
-inline void save_window(byte_writer& w, const std::vector<double>& window) {
-  w.u64(window.size());
-  for (double v : window) w.f64(v);
-}
-inline std::vector<double> load_window(byte_reader& r, std::int64_t capacity, const char* name) {
-  const std::uint64_t n = r.u64();
-  require(n <= static_cast<std::uint64_t>(capacity), "anchor state: ", name, " holds ", n,
-          " values, more than its window ", capacity);
-  std::vector<double> window(static_cast<std::size_t>(n));
-  for (double& v : window) {
-    v = r.f64();
-    check_unit(v, "anchor state: history value");
-  }
-  return window;
 }
 
 }  // namespace detail
@@ -77,6 +64,7 @@ struct kalman_belief {
     friend bool operator==(const config&, const config&) = default;
   };
   static constexpr std::uint8_t kind = 1;
+  static constexpr std::string_view name = "hadw::kalman_belief";
 
   kalman_belief() : kalman_belief(config{}) {}
   explicit kalman_belief(const config& c) : cfg_(c), belief_(c.initial_belief) {
@@ -110,32 +98,27 @@ struct kalman_belief {
     return std::sqrt(m2 / static_cast<double>(history_.size()));
   }
 
-  void save_state(detail::byte_writer& w) const {
+  void save_state(state_writer& w) const {
     w.f64(cfg_.eta);
     w.i64(cfg_.window);
     w.f64(cfg_.initial_belief);
     w.f64(cfg_.warmup_sigma);
-    w.u8(cfg_.initialise_from_first_observation ? 1 : 0);
+    w.flag(cfg_.initialise_from_first_observation);
     w.f64(belief_);
     w.f64(eta_);
-    detail::save_window(w, history_);
+    w.f64_window(history_);
   }
-  [[nodiscard]] static kalman_belief load_state(detail::byte_reader& r) {
+  [[nodiscard]] static kalman_belief load_state(state_reader& r) {
     config c;
-    c.eta = r.f64();
-    c.window = r.i64();
-    c.initial_belief = r.f64();
-    c.warmup_sigma = r.f64();
-    const std::uint8_t flag = r.u8();
-    detail::require(flag <= 1, "anchor state: initialise_from_first_observation flag ", +flag,
-                    " is not 0 or 1");
-    c.initialise_from_first_observation = flag == 1;
+    c.eta = r.f64("eta");
+    c.window = r.i64("window");
+    c.initial_belief = r.f64("initial_belief");
+    c.warmup_sigma = r.f64("warmup_sigma");
+    c.initialise_from_first_observation = r.flag("initialise_from_first_observation");
     kalman_belief b(c);  // validates the config
-    b.belief_ = r.f64();
-    detail::check_unit(b.belief_, "anchor state: belief");
-    b.eta_ = r.f64();
-    detail::check_unit(b.eta_, "anchor state: eta");
-    b.history_ = detail::load_window(r, c.window, "history");
+    b.belief_ = r.f64_unit("belief");
+    b.eta_ = r.f64_unit("eta");
+    b.history_ = r.unit_window(static_cast<std::uint64_t>(c.window), "history");
     return b;
   }
 
@@ -162,6 +145,7 @@ struct window_mean_belief {
     friend bool operator==(const config&, const config&) = default;
   };
   static constexpr std::uint8_t kind = 2;
+  static constexpr std::string_view name = "hadw::window_mean_belief";
 
   window_mean_belief() : window_mean_belief(config{}) {}
   explicit window_mean_belief(const config& c) : cfg_(c) { cfg_.validate(); }
@@ -180,17 +164,17 @@ struct window_mean_belief {
   [[nodiscard]] const config& settings() const { return cfg_; }
   void observe(double y) { detail::push_window(window_, cfg_.window, y); }
 
-  void save_state(detail::byte_writer& w) const {
+  void save_state(state_writer& w) const {
     w.i64(cfg_.window);
     w.f64(cfg_.initial_belief);
-    detail::save_window(w, window_);
+    w.f64_window(window_);
   }
-  [[nodiscard]] static window_mean_belief load_state(detail::byte_reader& r) {
+  [[nodiscard]] static window_mean_belief load_state(state_reader& r) {
     config c;
-    c.window = r.i64();
-    c.initial_belief = r.f64();
-    window_mean_belief b(c);
-    b.window_ = detail::load_window(r, c.window, "window");
+    c.window = r.i64("window");
+    c.initial_belief = r.f64("initial_belief");
+    window_mean_belief b(c);  // validates the config
+    b.window_ = r.unit_window(static_cast<std::uint64_t>(c.window), "window");
     return b;
   }
 
@@ -209,6 +193,7 @@ struct fixed_belief {
     friend bool operator==(const config&, const config&) = default;
   };
   static constexpr std::uint8_t kind = 3;
+  static constexpr std::string_view name = "hadw::fixed_belief";
 
   fixed_belief() : fixed_belief(config{}) {}
   explicit fixed_belief(const config& c) : cfg_(c) { cfg_.validate(); }
@@ -218,11 +203,11 @@ struct fixed_belief {
   [[nodiscard]] const config& settings() const { return cfg_; }
   void observe(double) {}
 
-  void save_state(detail::byte_writer& w) const { w.f64(cfg_.belief); }
-  [[nodiscard]] static fixed_belief load_state(detail::byte_reader& r) {
+  void save_state(state_writer& w) const { w.f64(cfg_.belief); }
+  [[nodiscard]] static fixed_belief load_state(state_reader& r) {
     config c;
-    c.belief = r.f64();
-    return fixed_belief(c);
+    c.belief = r.f64("belief");
+    return fixed_belief(c);  // validates the config
   }
 
   friend bool operator==(const fixed_belief&, const fixed_belief&) = default;

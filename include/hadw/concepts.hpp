@@ -3,12 +3,13 @@
 #pragma once
 
 #include <hadw/batch_stats.hpp>
-#include <hadw/detail/bytes.hpp>
+#include <hadw/state.hpp>
 #include <hadw/stats.hpp>
 
 #include <concepts>
 #include <cstdint>
 #include <span>
+#include <string_view>
 
 namespace hadw {
 
@@ -47,17 +48,26 @@ inline constexpr bool needs_extrema_v = requires { requires P::needs_extrema; };
 ///   b.observe(y)                                   y = batch accuracy in [0,1]
 ///   b.eta() -> double                              weight the last observation received
 ///   b.history() -> span<const double>              the window the belief keeps
-///   B::kind -> std::uint8_t                        tag in the saved byte format
-///   cb.save_state(writer); B::load_state(reader)   bit-exact state round trip (load validates)
+///   B::kind -> std::uint8_t                        tag in the saved byte format (see below)
+///   B::name -> std::string_view                    readable name for messages, e.g.
+///                                                  "hadw::kalman_belief" (the type's name)
+///   cb.save_state(state_writer&)                   bit-exact state round trip through the
+///   B::load_state(state_reader&) -> B              public hadw/state.hpp (load validates)
+///
+/// Belief kinds: 0 is invalid (refused at compile time); 1-63 are reserved for hadw's own beliefs
+/// (1 kalman_belief, 2 window_mean_belief, 3 fixed_belief); 64-255 are free for user beliefs.
+/// Each belief type claims its kind once per process, when the first difficulty_anchor<B> is
+/// constructed, loaded or saved: a kind already claimed by another type, or a user type in 1-63,
+/// throws hadw::error naming both types, so two beliefs can never read each other's checkpoints.
 template <class B>
-concept belief_policy = requires(B& b, const B& cb, double y, detail::byte_writer& w,
-                                 detail::byte_reader& r) {
+concept belief_policy = requires(B& b, const B& cb, double y, state_writer& w, state_reader& r) {
   typename B::config;
   { cb.prior() } -> std::same_as<double>;
   { b.observe(y) } -> std::same_as<void>;
   { cb.eta() } -> std::same_as<double>;
   { cb.history() } -> std::convertible_to<std::span<const double>>;
   { B::kind } -> std::convertible_to<std::uint8_t>;
+  { B::name } -> std::convertible_to<std::string_view>;
   { cb.save_state(w) } -> std::same_as<void>;
   { B::load_state(r) } -> std::same_as<B>;
 };

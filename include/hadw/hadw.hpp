@@ -17,6 +17,10 @@
 #include <hadw/weighting.hpp>
 #include <hadw/beliefs.hpp>
 #include <hadw/anchor.hpp>
+#include <hadw/step/observation.hpp>
+#include <hadw/step/options.hpp>
+#include <hadw/step/diagnostics.hpp>
+#include <hadw/step/step.hpp>
 #include <hadw/reweight.hpp>
 #include <hadw/fused.hpp>
 #include <hadw/objectives.hpp>

@@ -1,7 +1,9 @@
-// Response-level advantages -> token-level advantages [N, L] (row-major).
+// Response-level advantages -> token-level advantages [N, L] (row-major). Validates the shapes,
+// then dispatches on the backend tag (backend::cpu when none is given).
 #pragma once
 
-#include <hadw/backend/cpu.hpp>
+#include <hadw/backend/cpu/entry.hpp>
+#include <hadw/backend/tags.hpp>
 #include <hadw/error.hpp>
 
 #include <concepts>
@@ -38,36 +40,43 @@ void check_row_lengths(std::span<const I> lengths, std::size_t n, std::int64_t L
     require(std::cmp_greater_equal(lengths[i], 0) && std::cmp_less_equal(lengths[i], L),
             "0 <= lengths[", i, "] <= L required, got ", lengths[i], " with L = ", L);
 }
+
+/// The token stage's shapes: [N, L] out; a mask of the same size, or N row lengths in [0, L]
+/// (read on the host, so host-memory backends only).
+template <class B, class MaskOrLength>
+void check_token_rows(std::size_t n_adv, std::span<const MaskOrLength> token_rows,
+                      std::int64_t L, std::size_t n_out, const char* mask_name = "token_mask") {
+  check_token_shape(n_adv, L, n_out);
+  if constexpr (token_mask_element<MaskOrLength>) {
+    require_size(token_rows.size(), n_out, mask_name, "token_advantages.size()");
+  } else {
+    static_assert(backend::traits<B>::host_memory,
+                  "per-row token lengths are read on the host: use a token mask on this backend");
+    check_row_lengths(token_rows, n_adv, L);
+  }
+}
 }  // namespace detail
 
-/// token_advantages[i*L + t] = mask[i*L + t] ? advantages[i] : 0. Masked tokens are exactly 0.
-/// Allocates nothing; rows run through the CPU backend's vectorised select (streaming stores for
-/// outputs beyond the cache, OpenMP over rows when enabled: no reduction, so any thread count
-/// gives the same bytes).
-template <class T, token_mask_element M, class U>
-void broadcast_to_tokens(std::span<const T> advantages, std::span<const M> mask, std::int64_t L,
+/// token_advantages[i*L + t] = mask[i*L + t] ? advantages[i] : 0 (token_rows a mask [N, L] of
+/// uint8/bool), or t < lengths[i] ? advantages[i] : 0 (token_rows N per-row lengths of right-
+/// padded rows, 0 <= lengths[i] <= L). Dropped tokens are exactly 0. Allocates nothing; on the
+/// CPU, rows run through a vectorised select (streaming stores for outputs beyond the cache,
+/// OpenMP over rows when enabled: no reduction, so any thread count gives the same bytes).
+template <backend::backend_tag B, class T, class MaskOrLength, class U>
+  requires(token_mask_element<MaskOrLength> || row_length_element<MaskOrLength>)
+void broadcast_to_tokens(B be, std::span<const T> advantages,
+                         std::span<const MaskOrLength> token_rows, std::int64_t L,
                          std::span<U> token_advantages) {
-  detail::check_token_shape(advantages.size(), L, token_advantages.size());
-  detail::require_size(mask.size(), token_advantages.size(), "mask", "token_advantages.size()");
-  const auto tokens = static_cast<std::int64_t>(token_advantages.size());
-  detail::cpu::run_rows(advantages.data(), static_cast<std::int64_t>(advantages.size()), tokens,
-                        detail::cpu::mask_rows<M, U>{mask.data(), token_advantages.data(),
-                                                     static_cast<std::size_t>(L),
-                                                     detail::cpu::stream_tokens<U>(tokens)});
+  detail::check_token_rows<B>(advantages.size(), token_rows, L, token_advantages.size(), "mask");
+  backend::traits<B>::entry::broadcast_to_tokens(be, advantages, token_rows, L, token_advantages);
 }
 
-/// token_advantages[i*L + t] = t < lengths[i] ? advantages[i] : 0 (right-padded rows).
-/// Requires 0 <= lengths[i] <= L.
-template <class T, row_length_element I, class U>
-void broadcast_to_tokens(std::span<const T> advantages, std::span<const I> lengths, std::int64_t L,
-                         std::span<U> token_advantages) {
-  detail::check_token_shape(advantages.size(), L, token_advantages.size());
-  detail::check_row_lengths(lengths, advantages.size(), L);
-  const auto tokens = static_cast<std::int64_t>(token_advantages.size());
-  detail::cpu::run_rows(advantages.data(), static_cast<std::int64_t>(advantages.size()), tokens,
-                        detail::cpu::length_rows<I, U>{lengths.data(), token_advantages.data(),
-                                                       static_cast<std::size_t>(L),
-                                                       detail::cpu::stream_tokens<U>(tokens)});
+/// broadcast_to_tokens on the default backend (backend::cpu).
+template <class T, class MaskOrLength, class U>
+  requires(token_mask_element<MaskOrLength> || row_length_element<MaskOrLength>)
+void broadcast_to_tokens(std::span<const T> advantages, std::span<const MaskOrLength> token_rows,
+                         std::int64_t L, std::span<U> token_advantages) {
+  broadcast_to_tokens(backend::cpu{}, advantages, token_rows, L, token_advantages);
 }
 
 }  // namespace hadw

@@ -1,11 +1,13 @@
 # Driver of the consumer tests (tests/consumers/CMakeLists.txt registers one ctest test per MODE):
-#   cmake -DMODE=<install|add_subdirectory|fetchcontent|find_package|pkg_config>
+#   cmake -DMODE=<install|add_subdirectory|add_subdirectory_all|fetchcontent|find_package|pkg_config>
 #         -DHADW_SOURCE_DIR=<checkout> -DWORK_DIR=<scratch> -DCXX=<compiler> -DGENERATOR=<gen>
 #         -P run_consumer.cmake
 # install: configures the checkout on its own (no tests/examples/benchmarks), installs it into
 #          WORK_DIR/prefix and checks every file of the package is there.
 # others:  configure, build and run the consumer project (or, for pkg_config, compile with the
 #          flags of the installed hadw.pc); the consumer program checks hadw's numbers itself.
+#          add_subdirectory_all also builds and runs some of hadw's own examples, tests and
+#          benchmarks from the parent project (the programs.txt it writes says which).
 cmake_minimum_required(VERSION 3.21)
 foreach(var MODE HADW_SOURCE_DIR WORK_DIR CXX GENERATOR)
   if(NOT DEFINED ${var})
@@ -55,6 +57,23 @@ if(MODE STREQUAL "install")
   endif()
 elseif(MODE STREQUAL "add_subdirectory")
   consume(add_subdirectory -DHADW_SOURCE_DIR=${HADW_SOURCE_DIR})
+elseif(MODE STREQUAL "add_subdirectory_all")
+  set(build ${WORK_DIR}/add_subdirectory_all)
+  file(REMOVE_RECURSE ${build})
+  run(${CMAKE_COMMAND} -S ${consumers}/add_subdirectory_all -B ${build} -G ${GENERATOR}
+      -DCMAKE_CXX_COMPILER=${CXX} -DCMAKE_BUILD_TYPE=Release -DHADW_SOURCE_DIR=${HADW_SOURCE_DIR})
+  file(STRINGS ${build}/programs.txt programs)
+  set(targets)
+  foreach(line IN LISTS programs)
+    string(REGEX REPLACE "\\|.*" "" target "${line}")
+    list(APPEND targets ${target})
+  endforeach()
+  run(${CMAKE_COMMAND} --build ${build} --target ${targets})
+  foreach(line IN LISTS programs)
+    string(REGEX REPLACE "^[^|]*\\|" "" command "${line}")
+    separate_arguments(command UNIX_COMMAND "${command}")
+    run(${command})
+  endforeach()
 elseif(MODE STREQUAL "fetchcontent")
   # What a release archive of hadw holds: the build description, the headers, the licence.
   set(archive ${WORK_DIR}/hadw-src.tar.gz)
@@ -76,6 +95,12 @@ elseif(MODE STREQUAL "pkg_config")
                   OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE rc)
   if(NOT rc EQUAL 0 OR NOT cflags MATCHES "-I")
     message(FATAL_ERROR "pkg-config --cflags hadw failed: '${cflags}'")
+  endif()
+  # hadw.pc changes nothing in the consumer's code generation; hadw::fp_strict's flag is opt-in.
+  execute_process(COMMAND ${pkg_config} --variable=fp_strict_cflags hadw OUTPUT_VARIABLE fp_strict
+                  OUTPUT_STRIP_TRAILING_WHITESPACE)
+  if(cflags MATCHES "fp-contract" OR NOT fp_strict STREQUAL "-ffp-contract=off")
+    message(FATAL_ERROR "hadw.pc: Cflags '${cflags}', fp_strict_cflags '${fp_strict}'")
   endif()
   separate_arguments(cflags UNIX_COMMAND "${cflags}")
   file(MAKE_DIRECTORY ${WORK_DIR}/pkg_config)

@@ -17,8 +17,10 @@
 #include <hadw/detail/blocks.hpp>
 #include <hadw/detail/pack.hpp>
 #include <hadw/detail/row_store.hpp>
-#include <hadw/detail/step_totals.hpp>
 #include <hadw/detail/tile.hpp>
+#include <hadw/step/diagnostics.hpp>
+#include <hadw/step/observation.hpp>
+#include <hadw/step/step.hpp>
 #include <hadw/error.hpp>
 #include <hadw/estimators.hpp>
 #include <hadw/layout.hpp>
@@ -30,17 +32,6 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
-
-namespace hadw::detail {
-
-/// The group's statistics with the estimator's size-1 rule applied.
-template <class T>
-[[nodiscard]] HADW_HOST_DEVICE group_stats rule_applied(group_stats g, singleton_rule rule) {
-  if (g.count == 1 && rule == singleton_rule::raw_reward) g.make_raw_singleton();
-  return g;
-}
-
-}  // namespace hadw::detail
 
 namespace hadw::detail::cpu {
 
@@ -105,17 +96,6 @@ template <class T>
 // ---------------------------------------------------------------------------------------------
 // Scan: every check on the rewards, and the inputs of y_t, before anything is written
 
-/// The first thing wrong with the rewards, in the order a sequential scan meets it.
-struct scan_failure {
-  enum class kind : std::uint8_t { none, nan, non_finite, out_of_range, singleton };
-  kind what = kind::none;
-  std::int64_t where = 0;  ///< caller index of the reward, or the group
-  double value = 0.0;
-  void keep_first(const scan_failure& o) {
-    if (what == kind::none) *this = o;
-  }
-};
-
 /// Which checks a scan makes: estimate's (finite rewards, the size-1 rule), reweight's (rewards
 /// inside the declared range, y_t's counts), or both for the fused step.
 struct scan_rules {
@@ -125,27 +105,13 @@ struct scan_rules {
   double success_threshold = 0.5;
 };
 
-struct scan_partial {
-  std::int64_t correct = 0, total = 0, degenerate = 0;
-  double reward_sum = 0.0;  ///< of normalised rewards (reweight rules)
-  scan_failure estimate_failure, reweight_failure;
-  void merge(const scan_partial& o) {
-    correct += o.correct;
-    total += o.total;
-    degenerate += o.degenerate;
-    reward_sum += o.reward_sum;
-    estimate_failure.keep_first(o.estimate_failure);
-    reweight_failure.keep_first(o.reweight_failure);
-  }
-};
-
-/// One group, any reader: records the first failure and y_t's contributions.
+/// One group, any reader: records the first failure of each family of checks, and the group's
+/// observation (observe_group) under the reweight rules.
 template <class Reader, class Range>
 void scan_group(const group_layout& layout, const Reader& in, const Range& range,
-                const scan_rules& rules, std::int64_t k, scan_partial& part) {
-  using kind = scan_failure::kind;
-  std::int64_t valid = 0, correct = 0;
-  double sum = 0.0, lo = INFINITY, hi = -INFINITY;
+                const scan_rules& rules, std::int64_t k, observation& part) {
+  using kind = reward_failure::kind;
+  std::int64_t valid = 0;
   for (std::int64_t j = layout.begin(k); j < layout.end(k); ++j) {
     const std::int64_t i = in.index(j);
     if (masked_out(in, i)) continue;
@@ -159,25 +125,14 @@ void scan_group(const group_layout& layout, const Reader& in, const Range& range
     }
     if (rules.estimate && !reward_in_domain(r)) [[unlikely]]
       part.estimate_failure.keep_first({kind::non_finite, i, r});
-    if (rules.reweight) {
-      if (!(r >= range_low(range) && r <= range_high(range))) [[unlikely]]
-        part.reweight_failure.keep_first({kind::out_of_range, i, r});
-      const double u = range.normalise(r);
-      sum += u;
-      correct += u >= rules.success_threshold;
-      lo = r < lo ? r : lo;
-      hi = r > hi ? r : hi;
-    }
+    if (rules.reweight && !(r >= range_low(range) && r <= range_high(range))) [[unlikely]]
+      part.reweight_failure.keep_first({kind::out_of_range, i, r});
     ++valid;
   }
   if (rules.estimate && valid == 1 && rules.singleton == singleton_rule::reject) [[unlikely]]
     part.estimate_failure.keep_first({kind::singleton, k, 0.0});
-  if (rules.reweight) {
-    part.reward_sum += sum;
-    part.correct += correct;
-    part.total += valid;
-    part.degenerate += lo == hi;
-  }
+  if (rules.reweight)
+    part.merge(observe_group(in, layout.begin(k), layout.end(k), range, rules.success_threshold));
 }
 
 // The dense lockstep (detail/tile.hpp): on a uniform layout, `lanes` groups at a time, one
@@ -226,7 +181,7 @@ struct dense_scan_lane {
   /// handed to scan_group, which names the failure.
   template <class T, class Range>
   void settle(const group_layout& layout, const dense_view<T>& in, const Range& range,
-              const scan_rules& rules, std::int64_t k, scan_partial& part) const {
+              const scan_rules& rules, std::int64_t k, observation& part) const {
     const std::int64_t size = layout.end(k) - layout.begin(k);
     const double s = sum, low = lo, high = hi;
     bool ok = !std::isnan(s);
@@ -236,19 +191,15 @@ struct dense_scan_lane {
         rules.estimate && size == 1 && rules.singleton == singleton_rule::reject;
     if (!ok || singleton_rejected) [[unlikely]]
       return scan_group(layout, response_view<T>{in.rewards}, range, rules, k, part);
-    if (rules.reweight) {
-      part.reward_sum += s;
-      part.correct += static_cast<std::int64_t>(correct);
-      part.total += size;
-      part.degenerate += low == high;
-    }
+    if (rules.reweight)  // observe_group's fields, summed in its order
+      part.merge({static_cast<std::int64_t>(correct), size, low == high, s, {}, {}});
   }
 };
 
 /// One group of a dense_view: the same sums in the same order without a branch per reward.
 template <class T, class Range>
 void scan_group(const group_layout& layout, const dense_view<T>& in, const Range& range,
-                const scan_rules& rules, std::int64_t k, scan_partial& part) {
+                const scan_rules& rules, std::int64_t k, observation& part) {
   dense_scan_lane<double> lane;
   for (std::int64_t j = layout.begin(k); j < layout.end(k); ++j)
     lane.add(in.reward(j), range, rules);
@@ -258,7 +209,7 @@ void scan_group(const group_layout& layout, const dense_view<T>& in, const Range
 /// Groups [k0, k0 + lanes) of a uniform layout (size G) in lockstep; settled in group order.
 template <class T>
 void scan_lanes(const group_layout& layout, const dense_view<T>& in, const unit_range& range,
-                const scan_rules& rules, std::int64_t k0, std::int64_t G, scan_partial& part) {
+                const scan_rules& rules, std::int64_t k0, std::int64_t G, observation& part) {
   lockstep_tile tile;
   tile.load(in.rewards + k0 * G, G);
   dense_scan_lane<pack> lane[lane_packs];
@@ -274,7 +225,7 @@ void scan_lanes(const group_layout& layout, const dense_view<T>& in, const unit_
 
 template <class Reader, class Range>
 void scan_block(const group_layout& layout, const Reader& in, const Range& range,
-                const scan_rules& rules, std::int64_t g0, std::int64_t g1, scan_partial& part) {
+                const scan_rules& rules, std::int64_t g0, std::int64_t g1, observation& part) {
   std::int64_t k = g0;
   if constexpr (lockstep_enabled && is_dense_view<Reader> && std::is_same_v<Range, unit_range>)
     if (layout.is_uniform() && lockstep_fits(layout.uniform_size()))
@@ -283,40 +234,15 @@ void scan_block(const group_layout& layout, const Reader& in, const Range& range
   for (; k < g1; ++k) scan_group(layout, in, range, rules, k, part);
 }
 
-/// Throws the hadw::error a failure stands for, naming the offending reward or group.
-[[noreturn]] inline void raise(const scan_failure& f, const group_layout& layout,
-                               const reward_range& range) {
-  using kind = scan_failure::kind;
-  switch (f.what) {
-    case kind::nan:
-      throw error(concat("rewards[", f.where,
-                         "] is NaN; finite rewards required (or nan_policy::unscorable to "
-                         "exclude it)"));
-    case kind::non_finite:
-      throw error(concat("rewards[", f.where, "] is ", f.value,
-                         "; finite rewards with |reward| <= max_abs_reward (1e15) required"));
-    case kind::out_of_range:
-      throw error(concat("rewards[", f.where, "] = ", f.value, " outside reward_range [",
-                         range.low, ", ", range.high, "]"));
-    case kind::singleton:
-      throw error(concat("group ", f.where, " (responses [", layout.begin(f.where), ", ",
-                         layout.end(f.where),
-                         ")) has a single valid response; groups of >= 2 required, or choose "
-                         "singleton_rule::zero / ::raw_reward"));
-    case kind::none: break;
-  }
-  throw error("internal: raise() without a failure");
-}
-
 /// Scans the rewards under `rules`. Reads only; never throws (failures are in the result).
 template <class T>
-[[nodiscard]] scan_partial scan(const group_layout& layout, const response_view<T>& view,
+[[nodiscard]] observation scan(const group_layout& layout, const response_view<T>& view,
                                 const reward_range& range, const scan_rules& rules) {
   const bool parallel = worth_parallel(layout.num_responses());
   return with_reader(view, [&](const auto& in) {
     return with_range(range, [&](const auto& rg) {
-      return reduce_blocks<scan_partial>(
-          layout.num_groups(), parallel, [&](std::int64_t g0, std::int64_t g1, scan_partial& p) {
+      return reduce_blocks<observation>(
+          layout.num_groups(), parallel, [&](std::int64_t g0, std::int64_t g1, observation& p) {
             scan_block(layout, in, rg, rules, g0, g1, p);
           });
     });
@@ -330,15 +256,6 @@ template <class T>
 struct no_estimator {};
 /// No weighting stage (hadw::estimate).
 struct no_weighting {};
-
-/// The HA-DW stage: the belief the weights are made with and eq. 16's lambda_scale.
-template <class Range>
-struct weighting {
-  double belief = 0.5;
-  double lambda_scale = 1.5;
-  Range range{};
-  bool warming_up = false;  ///< Phi = 1 (reweight_options::warmup_steps)
-};
 
 /// Phi of one group for each sign of the advantage. Eq. 14-16 read Â only through sgn(Â), so
 /// three evaluations of the shared phi() give every response's weight bit for bit, and the
@@ -471,7 +388,7 @@ struct step_sums {
 };
 
 /// The diagnostics of one group, or of many merged in group order (shared with CUDA).
-using step_partial = detail::step_totals;
+using step_partial = step_totals;
 
 /// Merges the sums of pack_width groups stepped in lockstep (n responses each) into `part`,
 /// lane by lane in group order. Each member is stored once and read back per lane (no lane
@@ -512,8 +429,8 @@ template <class Est>
 template <class Est, class Reader, class U>
 void write_advantages(const Est& est, const batch_stats& batch, const Reader& in,
                       const group_stats& raw, std::int64_t begin, std::int64_t end, U* adv) {
-  const group_stats g = rule_applied<U>(raw, est.singleton);
-  const bool zero_all = g.count == 1 && est.singleton == singleton_rule::zero;
+  const group_stats g = apply_singleton_rule(raw, est.singleton);
+  const bool zero_all = zeroed_by_rule(g, est.singleton);
   const group_advantage<Est> advantage(est, g, batch);
   if constexpr (is_dense_view<Reader>) {
     if (advantage.hoisted && !zero_all) {  // branch-free; the division a pack at a time

@@ -51,12 +51,6 @@ struct cuda {
   cudaStream_t stream = nullptr;
 };
 
-template <>
-struct traits<cuda> {
-  static constexpr bool host_memory = false;  ///< spans point to device memory
-  static constexpr const char* name = "cuda";
-};
-static_assert(backend_tag<cuda>);
 
 }  // namespace hadw::backend
 
@@ -135,192 +129,76 @@ void launch_apply(Args a, const device_group_layout& layout, cudaStream_t stream
   HADW_CUDA_CHECK(cudaGetLastError());
 }
 
-/// The input checks every estimate-family call makes on the host (reweight's come from
-/// reweight_options::validate and require_size).
+/// What the shape checks of the entry points cannot see: that every span is device memory.
 template <class Est, class T, class U>
-void check_estimate_args(const Est& est, const device_group_layout& layout,
-                         std::span<const T> rewards, std::span<U> advantages,
-                         std::span<const std::uint8_t> mask,
+void check_estimate_args(const Est&, const device_group_layout&, std::span<const T> rewards,
+                         std::span<U> advantages, std::span<const std::uint8_t> mask,
                          std::span<const std::int64_t> lengths) {
-  est.validate();
-  const auto n = static_cast<std::size_t>(layout.num_responses());
-  require_size(rewards.size(), n, "rewards", "layout.num_responses()");
-  if (!mask.empty()) require_size(mask.size(), n, "mask", "layout.num_responses()");
-  if (!lengths.empty()) require_size(lengths.size(), n, "lengths", "layout.num_responses()");
-  require(!est.needs_lengths || !lengths.empty(),
-          "lengths required by this estimator (OPO's length-weighted baseline), got none");
-  require_size(advantages.size(), rewards.size(), "advantages", "rewards.size()");
   require_device(rewards, "rewards");
   require_device(advantages, "advantages");
   require_device(mask, "mask");
   require_device(lengths, "lengths");
 }
 
-/// step_stats from the two reduced totals, exactly as reweight.hpp assembles them.
-template <class Belief>
-void fill_step_stats(step_stats& st, const workspace_header& h, const reweight_options& opt,
-                     std::int64_t num_groups) {
-  st.correct = h.scan.correct;
-  st.total = h.scan.total;
-  st.num_groups = num_groups;
-  st.degenerate_fraction = static_cast<double>(h.scan.degenerate) / static_cast<double>(num_groups);
-  h.apply.report(st);
-  (void)opt;
-}
-
-[[nodiscard]] inline double batch_accuracy(const workspace_header& h, observation_kind kind) {
-  reweight_scan s;
-  s.correct = h.scan.correct;
-  s.total = h.scan.total;
-  s.degenerate = h.scan.degenerate;
-  s.reward_sum = h.scan.reward_sum;
-  return s.accuracy(kind);
-}
-
-/// The HA-DW step shared by reweight and the fused calls: checking pass, weights with the
-/// anchor's belief, one copy back, the anchor's observation. `replay` throws the CPU backend's
-/// error for inputs the device flagged.
+/// The HA-DW step shared by reweight and the fused calls: the checking pass, then the step of
+/// step/step.hpp with this backend: the writing pass weighs with the belief it is given, and
+/// the observation is the checking pass's, read back in the one small copy. `replay` throws the
+/// CPU backend's error for inputs the device flagged.
 template <unsigned Pass, class Args, class Belief, class Replay>
 step_stats run_step(Args a, const device_group_layout& layout, cudaStream_t stream,
                     difficulty_anchor<Belief>& anchor, const reweight_options& opt,
                     Replay&& replay) {
-  step_stats st;
-  st.prior = anchor.prior();
   a.layout = layout.view();
   a.ws = layout.header();
   a.partials = layout.partials<detail::cuda::scan_totals>();
   a.range = opt.range;
   a.success_threshold = opt.success_threshold;
-  a.lambda_scale = opt.lambda_scale;
-  a.warming_up = anchor.step() < opt.warmup_steps;
   a.mask = opt.mask.empty() ? nullptr : opt.mask.data();
   a.skip_nan = opt.nan == nan_policy::unscorable;
-
   clear_workspace(layout, stream);
   launch_scan<Pass & ~unsigned(token_pass)>(a, layout, stream);
-  difficulty_anchor<Belief> observed = anchor;  // `anchor` untouched until the end
-  workspace_header h;
-  if (opt.timing == anchor_timing::prior) {
-    a.belief = anchor.prior();
-    launch_apply<Pass & ~unsigned(check_advantages)>(a, layout, stream);
-    h = read_header(layout, stream);
-    if (h.status != 0 || h.scan.total == 0) replay();
-    observed.observe(batch_accuracy(h, opt.observation));
-  } else {  // the weights need this batch's y_t: one copy before the writing pass, one after
-    h = read_header(layout, stream);
-    if (h.status != 0 || h.scan.total == 0) replay();
-    observed.observe(batch_accuracy(h, opt.observation));
-    a.belief = observed.prior();
-    launch_apply<Pass & ~unsigned(check_advantages)>(a, layout, stream);
-    h.apply = read_header(layout, stream).apply;
-  }
-  st.weighting_belief = a.belief;
-  st.batch_accuracy = batch_accuracy(h, opt.observation);
-  fill_step_stats<Belief>(st, h, opt, layout.num_groups());
-  if (opt.update_anchor) anchor = std::move(observed);
-  st.posterior = anchor.prior();
-  st.eta = anchor.eta();
-  st.step = anchor.step();
-  return st;
+
+  struct backend {
+    Args& a;
+    const device_group_layout& layout;
+    cudaStream_t stream;
+    Replay& replay;
+    observation checked(const workspace_header& h) {
+      if (h.status != 0 || h.scan.seen.total == 0) replay();
+      return h.scan.seen;
+    }
+    void launch(const weighting<>& w) {
+      a.belief = w.belief;
+      a.lambda_scale = w.lambda_scale;
+      a.range = w.range;
+      a.warming_up = w.warming_up;
+      launch_apply<Pass & ~unsigned(check_advantages)>(a, layout, stream);
+    }
+    observation observe() { return checked(read_header(layout, stream)); }
+    step_totals weigh(const weighting<>& w) {  // posterior timing: after observe()
+      launch(w);
+      return read_header(layout, stream).apply;
+    }
+    std::pair<step_totals, observation> weigh_then_observe(const weighting<>& w) {
+      launch(w);  // the writing pass skips itself if the checking pass flagged anything
+      const workspace_header h = read_header(layout, stream);
+      return {h.apply, checked(h)};
+    }
+  };
+  return hadw_step(anchor, opt, layout.num_groups(), backend{a, layout, stream, replay});
 }
 
 }  // namespace detail::cuda
 
-/// hadw::estimate on the device: `rewards`, `advantages`, options.mask and options.lengths are
-/// device spans, `layout` a device_group_layout. Same results and errors as the CPU backend (see
-/// the contract at the top of this header); one 160-byte copy back, on be.stream.
-template <estimator_like E, class T, class U>
-void estimate(backend::cuda be, const E& estimator, const device_group_layout& layout,
-              std::span<const T> rewards, std::span<U> advantages,
-              const estimate_options& options = {}) {
-  const auto& est = estimator.policies();
-  using Est = std::remove_cvref_t<decltype(est)>;
-  detail::cuda::check_estimate_args(est, layout, rewards, advantages, options.mask,
-                                    options.lengths);
-  detail::cuda::kernel_args<Est, T, U, std::uint8_t, U> a;
-  a.layout = layout.view();
-  a.rewards = rewards.data();
-  a.mask = options.mask.empty() ? nullptr : options.mask.data();
-  a.lengths = options.lengths.empty() ? nullptr : options.lengths.data();
-  a.skip_nan = options.nan == nan_policy::unscorable;
-  a.advantages = advantages.data();
-  a.est = est;
-  a.weighted = est.uses_lengths;
-  a.ws = layout.header();
-  a.partials = layout.partials<detail::cuda::scan_totals>();
-  detail::cuda::clear_workspace(layout, be.stream);
-  detail::cuda::launch_scan<detail::cuda::estimate_pass>(a, layout, be.stream);
-  detail::cuda::launch_apply<detail::cuda::estimate_pass>(a, layout, be.stream);
-  if (detail::cuda::read_header(layout, be.stream).status == 0) return;
-  const auto r = detail::cuda::to_host(rewards, be.stream);
-  const auto m = detail::cuda::to_host(options.mask, be.stream);
-  const auto len = detail::cuda::to_host(options.lengths, be.stream);
-  std::vector<U> out(advantages.size());
-  estimate(estimator, layout.host(), std::span<const T>(r), std::span<U>(out),
-           estimate_options{.mask = m, .lengths = len, .nan = options.nan});
-  detail::cuda::replay_found_nothing();
-}
-
-template <estimator_like E, class T, class U>
-requires(!std::is_const_v<T>) void estimate(backend::cuda be, const E& estimator,
-                                            const device_group_layout& layout, std::span<T> rewards,
-                                            std::span<U> advantages,
-                                            const estimate_options& options = {}) {
-  estimate(be, estimator, layout, std::span<const T>(rewards), advantages, options);
-}
-
-/// hadw::reweight on the device: advantages and rewards (and options.mask) are device spans over
-/// one device_group_layout; the anchor stays on the host and observes y_t from the one small
-/// copy of the batch counts. Same results, step_stats and errors as the CPU backend.
-template <class A, class R, class Belief>
-step_stats reweight(backend::cuda be, device_grouped_span<A> advantages,
-                    device_grouped_span<R> rewards, difficulty_anchor<Belief>& anchor,
-                    const reweight_options& options = {}) {
-  static_assert(!std::is_const_v<A>, "hadw::reweight: advantages must be writable (std::span<T>)");
-  using T = std::remove_cv_t<R>;
-  options.validate();
-  const device_group_layout& layout = *rewards.layout;
-  detail::require(advantages.layout == rewards.layout,
-                  "advantages and rewards must share one device_group_layout");
-  const auto n = static_cast<std::size_t>(layout.num_responses());
-  detail::require_size(rewards.values.size(), n, "rewards", "layout.num_responses()");
-  if (!options.mask.empty())
-    detail::require_size(options.mask.size(), n, "mask", "layout.num_responses()");
-  detail::require_size(advantages.values.size(), rewards.values.size(), "advantages",
-                       "rewards.size()");
-  detail::cuda::require_device(rewards.values, "rewards");
-  detail::cuda::require_device(advantages.values, "advantages");
-  detail::cuda::require_device(options.mask, "mask");
-
-  detail::cuda::kernel_args<detail::cuda::no_estimator, T, A, std::uint8_t, A> a;
-  a.rewards = rewards.values.data();
-  a.advantages = advantages.values.data();
-  const auto replay = [&] {
-    auto adv = detail::cuda::to_host(advantages.values, be.stream);
-    const auto rew = detail::cuda::to_host(rewards.values, be.stream);
-    const auto m = detail::cuda::to_host(options.mask, be.stream);
-    reweight_options o = options;
-    o.mask = m;
-    difficulty_anchor<Belief> scratch = anchor;
-    reweight(grouped(std::span<A>(adv), layout.host()),
-             grouped(std::span<const T>(rew), layout.host()), scratch, o);
-    detail::cuda::replay_found_nothing();
-  };
-  return detail::cuda::run_step<detail::cuda::reweight_pass | detail::cuda::check_advantages>(
-      a, layout, be.stream, anchor, options, replay);
-}
-
 namespace detail::cuda {
 
 template <unsigned Pass, class E, class T, class U, class M, class V, class Belief>
-step_stats fused_step(backend::cuda be, const E& estimator, const device_group_layout& layout,
+step_stats fused_step(backend::cuda be, const E& est, const device_group_layout& layout,
                       std::span<const T> rewards, std::span<U> advantages,
                       difficulty_anchor<Belief>& anchor, const reweight_options& options,
                       std::span<const std::int64_t> lengths, std::span<const M> token_mask,
                       std::int64_t L, std::span<V> token_advantages) {
-  const auto& est = estimator.policies();
   using Est = std::remove_cvref_t<decltype(est)>;
-  options.validate();
   check_estimate_args(est, layout, rewards, advantages, options.mask, lengths);
   kernel_args<Est, T, U, M, V> a;
   a.rewards = rewards.data();
@@ -339,8 +217,8 @@ step_stats fused_step(backend::cuda be, const E& estimator, const device_group_l
     reweight_options o = options;
     o.mask = m;
     difficulty_anchor<Belief> scratch = anchor;
-    estimate_and_reweight(estimator, layout.host(), std::span<const T>(rew), std::span<U>(adv),
-                          scratch, o, std::span<const std::int64_t>(len));
+    hadw::estimate_and_reweight(backend::cpu{}, est, layout.host(), std::span<const T>(rew),
+                                std::span<U>(adv), scratch, o, std::span<const std::int64_t>(len));
     replay_found_nothing();
   };
   return run_step<Pass>(a, layout, be.stream, anchor, options, replay);
@@ -348,63 +226,139 @@ step_stats fused_step(backend::cuda be, const E& estimator, const device_group_l
 
 }  // namespace detail::cuda
 
-/// estimate then reweight in two launches and one copy back (device spans; see reweight).
-template <estimator_like E, class T, class U, class Belief>
-step_stats estimate_and_reweight(backend::cuda be, const E& estimator,
-                                 const device_group_layout& layout, std::span<const T> rewards,
-                                 std::span<U> advantages, difficulty_anchor<Belief>& anchor,
-                                 const reweight_options& options = {},
-                                 std::span<const std::int64_t> lengths = {}) {
-  return detail::cuda::fused_step<detail::cuda::estimate_pass | detail::cuda::reweight_pass>(
-      be, estimator, layout, rewards, advantages, anchor, options, lengths,
-      std::span<const std::uint8_t>{}, 0, std::span<U>{});
-}
+namespace detail::cuda {
 
-/// The whole step on the device: a checking pass, then ONE launch that computes each group's
-/// statistics, advantages and HA-DW weights and streams the group's token rows
-/// (token_advantages[i*L + t] = token_mask[i*L + t] ? weighted advantage : 0), then one copy
-/// back for the anchor. `advantages` (size N) receives the per-response result too.
-template <estimator_like E, class T, class U, class Belief, token_mask_element M, class V>
-step_stats estimate_reweight_broadcast(
-    backend::cuda be, const E& estimator, const device_group_layout& layout,
-    std::span<const T> rewards, std::span<U> advantages, difficulty_anchor<Belief>& anchor,
-    std::span<const M> token_mask, std::int64_t L, std::span<V> token_advantages,
-    const reweight_options& options = {}, std::span<const std::int64_t> lengths = {}) {
-  detail::check_token_shape(advantages.size(), L, token_advantages.size());
-  detail::require_size(token_mask.size(), token_advantages.size(), "token_mask",
-                       "token_advantages.size()");
-  detail::cuda::require_device(token_mask, "token_mask");
-  detail::cuda::require_device(token_advantages, "token_advantages");
-  return detail::cuda::fused_step<detail::cuda::estimate_pass | detail::cuda::reweight_pass |
-                                  detail::cuda::token_pass>(be, estimator, layout, rewards,
-                                                            advantages, anchor, options, lengths,
-                                                            token_mask, L, token_advantages);
-}
+/// What the entry points run under backend::cuda (backend::traits<cuda>::entry), once the shapes
+/// are checked: the device checks, the kernels, one small copy back. Spans are device spans,
+/// the layout a device_group_layout; the anchor stays on the host.
+struct entry {
+  /// estimate on the device; one 160-byte copy back, on be.stream.
+  template <class Est, class T, class U>
+  static void estimate(backend::cuda be, const Est& est, const device_group_layout& layout,
+                       std::span<const T> rewards, std::span<U> advantages,
+                       const estimate_options& options) {
+    check_estimate_args(est, layout, rewards, advantages, options.mask, options.lengths);
+    kernel_args<Est, T, U, std::uint8_t, U> a;
+    a.layout = layout.view();
+    a.rewards = rewards.data();
+    a.mask = options.mask.empty() ? nullptr : options.mask.data();
+    a.lengths = options.lengths.empty() ? nullptr : options.lengths.data();
+    a.skip_nan = options.nan == nan_policy::unscorable;
+    a.advantages = advantages.data();
+    a.est = est;
+    a.weighted = est.uses_lengths;
+    a.ws = layout.header();
+    a.partials = layout.partials<scan_totals>();
+    clear_workspace(layout, be.stream);
+    launch_scan<estimate_pass>(a, layout, be.stream);
+    launch_apply<estimate_pass>(a, layout, be.stream);
+    if (read_header(layout, be.stream).status == 0) return;
+    const auto r = to_host(rewards, be.stream);
+    const auto m = to_host(options.mask, be.stream);
+    const auto len = to_host(options.lengths, be.stream);
+    std::vector<U> out(advantages.size());
+    hadw::estimate(backend::cpu{}, est, layout.host(), std::span<const T>(r), std::span<U>(out),
+                   estimate_options{.mask = m, .lengths = len, .nan = options.nan});
+    replay_found_nothing();
+  }
 
-/// broadcast_to_tokens on the device (device spans): no data to check, so no synchronisation.
-template <class T, token_mask_element M, class U>
-void broadcast_to_tokens(backend::cuda be, std::span<const T> advantages, std::span<const M> mask,
-                         std::int64_t L, std::span<U> token_advantages) {
-  detail::check_token_shape(advantages.size(), L, token_advantages.size());
-  detail::require_size(mask.size(), token_advantages.size(), "mask", "token_advantages.size()");
-  detail::cuda::require_device(advantages, "advantages");
-  detail::cuda::require_device(mask, "mask");
-  detail::cuda::require_device(token_advantages, "token_advantages");
-  if (advantages.empty()) return;
-  const auto n = static_cast<std::int64_t>(advantages.size());
-  const std::int64_t rows = (32768 + L - 1) / L;
-  const auto blocks = static_cast<unsigned>((n + rows - 1) / rows);
-  const bool vec =
-      L % 4 == 0 &&
-      reinterpret_cast<std::uintptr_t>(token_advantages.data()) % (4 * sizeof(U)) == 0 &&
-      reinterpret_cast<std::uintptr_t>(mask.data()) % 4 == 0;
-  if (vec)
-    detail::cuda::broadcast_kernel<true><<<blocks, 256, 0, be.stream>>>(
-        advantages.data(), n, mask.data(), L, token_advantages.data(), rows);
-  else
-    detail::cuda::broadcast_kernel<false><<<blocks, 256, 0, be.stream>>>(
-        advantages.data(), n, mask.data(), L, token_advantages.data(), rows);
-  HADW_CUDA_CHECK(cudaGetLastError());
-}
+  /// reweight on the device: the anchor observes y_t from the one small copy of the counts.
+  template <class A, class R, class Belief>
+  static step_stats reweight(backend::cuda be, device_grouped_span<A> advantages,
+                             device_grouped_span<R> rewards, difficulty_anchor<Belief>& anchor,
+                             const reweight_options& options) {
+    using T = std::remove_cv_t<R>;
+    const device_group_layout& layout = *rewards.layout;
+    require_device(rewards.values, "rewards");
+    require_device(advantages.values, "advantages");
+    require_device(options.mask, "mask");
+    kernel_args<no_estimator, T, A, std::uint8_t, A> a;
+    a.rewards = rewards.values.data();
+    a.advantages = advantages.values.data();
+    const auto replay = [&] {
+      auto adv = to_host(advantages.values, be.stream);
+      const auto rew = to_host(rewards.values, be.stream);
+      const auto m = to_host(options.mask, be.stream);
+      reweight_options o = options;
+      o.mask = m;
+      difficulty_anchor<Belief> scratch = anchor;
+      hadw::reweight(grouped(std::span<A>(adv), layout.host()),
+                     grouped(std::span<const T>(rew), layout.host()), scratch, o);
+      replay_found_nothing();
+    };
+    return run_step<reweight_pass | check_advantages>(a, layout, be.stream, anchor, options,
+                                                      replay);
+  }
+
+  /// estimate then reweight: two launches and one copy back.
+  template <class Est, class T, class U, class Belief>
+  static step_stats estimate_and_reweight(backend::cuda be, const Est& est,
+                                          const device_group_layout& layout,
+                                          std::span<const T> rewards, std::span<U> advantages,
+                                          difficulty_anchor<Belief>& anchor,
+                                          const reweight_options& options,
+                                          std::span<const std::int64_t> lengths) {
+    return fused_step<estimate_pass | reweight_pass>(be, est, layout, rewards, advantages, anchor,
+                                                     options, lengths,
+                                                     std::span<const std::uint8_t>{}, 0,
+                                                     std::span<U>{});
+  }
+
+  /// The whole step: a checking pass, then ONE launch that computes each group's statistics,
+  /// advantages and HA-DW weights and streams the group's token rows, then one copy back for
+  /// the anchor. A token mask only (token_lengths are read on the host: tokens.hpp refuses them).
+  template <class Est, class T, class U, class Belief, class M, class V>
+  static step_stats estimate_reweight_broadcast(
+      backend::cuda be, const Est& est, const device_group_layout& layout,
+      std::span<const T> rewards, std::span<U> advantages, difficulty_anchor<Belief>& anchor,
+      std::span<const M> token_mask, std::int64_t L, std::span<V> token_advantages,
+      const reweight_options& options, std::span<const std::int64_t> lengths) {
+    require_device(token_mask, "token_mask");
+    require_device(token_advantages, "token_advantages");
+    return fused_step<estimate_pass | reweight_pass | token_pass>(
+        be, est, layout, rewards, advantages, anchor, options, lengths, token_mask, L,
+        token_advantages);
+  }
+
+  /// broadcast_to_tokens: no data to check, so no synchronisation.
+  template <class T, class M, class U>
+  static void broadcast_to_tokens(backend::cuda be, std::span<const T> advantages,
+                                  std::span<const M> mask, std::int64_t L,
+                                  std::span<U> token_advantages) {
+    require_device(advantages, "advantages");
+    require_device(mask, "mask");
+    require_device(token_advantages, "token_advantages");
+    if (advantages.empty()) return;
+    const auto n = static_cast<std::int64_t>(advantages.size());
+    const std::int64_t rows = (32768 + L - 1) / L;
+    const auto blocks = static_cast<unsigned>((n + rows - 1) / rows);
+    const bool vec =
+        L % 4 == 0 &&
+        reinterpret_cast<std::uintptr_t>(token_advantages.data()) % (4 * sizeof(U)) == 0 &&
+        reinterpret_cast<std::uintptr_t>(mask.data()) % 4 == 0;
+    if (vec)
+      broadcast_kernel<true><<<blocks, 256, 0, be.stream>>>(advantages.data(), n, mask.data(), L,
+                                                             token_advantages.data(), rows);
+    else
+      broadcast_kernel<false><<<blocks, 256, 0, be.stream>>>(advantages.data(), n, mask.data(), L,
+                                                              token_advantages.data(), rows);
+    HADW_CUDA_CHECK(cudaGetLastError());
+  }
+};
+
+}  // namespace detail::cuda
+
+namespace backend {
+template <>
+struct traits<cuda> {
+  static constexpr bool host_memory = false;  ///< spans point to device memory
+  static constexpr const char* name = "cuda";
+  using layout = device_group_layout;
+  template <class T>
+  using grouped = device_grouped_span<T>;
+  using entry = detail::cuda::entry;
+};
+static_assert(backend_tag<cuda>);
+}  // namespace backend
 
 }  // namespace hadw

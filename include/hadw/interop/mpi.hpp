@@ -27,6 +27,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace hadw::mpi {
@@ -90,68 +91,36 @@ inline int size_of(MPI_Comm comm) {
   return n;
 }
 
-/// What one rank contributes to y_t.
-struct local_counts {
-  std::int64_t correct = 0;  ///< normalised reward >= success_threshold
-  std::int64_t ones = 0;     ///< normalised reward == 1 (the sum of a 0/1 batch)
-  std::int64_t total = 0;    ///< valid responses
-  bool binary = true;        ///< every valid normalised reward is exactly 0 or 1
-};
-
 /// Visits every response in group order (groups in layout order, then group-order positions
 /// within a group, as the batch scan walks them), passing its normalised reward, or NaN when the
-/// response is masked out or unscorable. Checks only what it needs to walk safely; the full
-/// validation is scan_for_reweight's.
+/// response is masked out or unscorable. The inputs were checked by the scan before.
 template <class R, class F>
 void for_each_in_group_order(const group_layout& layout, std::span<R> rewards,
                              const reweight_options& opt, F&& f) {
-  hadw::detail::require_size(rewards.size(), static_cast<std::size_t>(layout.num_responses()),
-                             "rewards", "layout.num_responses()");
-  if (!opt.mask.empty())
-    hadw::detail::require_size(opt.mask.size(), rewards.size(), "mask", "layout.num_responses()");
   for (std::int64_t k = 0; k < layout.num_groups(); ++k) {
     for (std::int64_t j = layout.begin(k); j < layout.end(k); ++j) {
       const auto i = static_cast<std::size_t>(layout.index(j));
       const double r = static_cast<double>(rewards[i]);
-      if ((!opt.mask.empty() && opt.mask[i] == 0) || std::isnan(r)) {
-        hadw::detail::require(!std::isnan(r) || opt.nan == nan_policy::unscorable ||
-                                  (!opt.mask.empty() && opt.mask[i] == 0),
-                              "rewards[", i,
-                              "] is NaN; finite rewards required (or nan_policy::unscorable to "
-                              "exclude it)");
-        f(std::numeric_limits<double>::quiet_NaN());
-      } else {
-        f(opt.range.normalise(r));
-      }
+      const bool excluded = (!opt.mask.empty() && opt.mask[i] == 0) || std::isnan(r);
+      f(excluded ? std::numeric_limits<double>::quiet_NaN() : opt.range.normalise(r));
     }
   }
 }
 
-/// Validates this rank's inputs exactly as hadw::reweight would (it throws on the same inputs,
-/// with the same messages), except that a slice with no valid response is allowed: the global
-/// batch may still have some.
-template <class A, class R>
-[[nodiscard]] local_counts validate_and_count(grouped_span<A> advantages, grouped_span<R> rewards,
-                                              const reweight_options& opt) {
-  opt.validate();
-  const group_layout& layout = *rewards.layout;
-  hadw::detail::require(advantages.layout == rewards.layout || *advantages.layout == layout,
-                        "advantages and rewards must share one group layout");
-  local_counts c;
-  for_each_in_group_order(layout, rewards.values, opt, [&](double u) {
+/// Whether every valid normalised reward of this rank is exactly 0 or 1, and how many are 1 (the
+/// sum of a 0/1 batch, exact as an integer).
+template <class R>
+[[nodiscard]] std::pair<bool, std::int64_t> binary_ones(const group_layout& layout,
+                                                        std::span<R> rewards,
+                                                        const reweight_options& opt) {
+  bool binary = true;
+  std::int64_t ones = 0;
+  for_each_in_group_order(layout, rewards, opt, [&](double u) {
     if (std::isnan(u)) return;
-    ++c.total;
-    c.correct += u >= opt.success_threshold;
-    c.ones += u == 1.0;
-    c.binary = c.binary && (u == 0.0 || u == 1.0);
+    ones += u == 1.0;
+    binary = binary && (u == 0.0 || u == 1.0);
   });
-  if (c.total > 0) {
-    (void)hadw::detail::scan_for_reweight(advantages, rewards, opt);  // range, advantages, ...
-  } else {
-    hadw::detail::require_size(advantages.values.size(), rewards.values.size(), "advantages",
-                               "rewards.size()");
-  }
-  return c;
+  return {binary, ones};
 }
 
 /// MPI_Allgatherv of `mine` in rank order (every rank receives the concatenation).
@@ -246,64 +215,83 @@ synchronized_stats synchronized_reweight(MPI_Comm comm, grouped_span<A> advantag
                                          const reweight_options& options = {}) {
   static_assert(!std::is_const_v<A>,
                 "hadw::mpi::synchronized_reweight: advantages must be writable (std::span<T>)");
-  const int ranks = detail::size_of(comm);
+  const group_layout& layout = *rewards.layout;
+  synchronized_stats st;
+  st.world_size = detail::size_of(comm);
 
-  detail::local_counts local;
-  std::exception_ptr failure;  // rethrown after the collective, so no rank is left waiting in it
+  // This rank's checks (reweight's own, an empty slice allowed); a failure is rethrown after
+  // the collective, so no rank is left waiting in it.
+  observation local;
+  std::pair<bool, std::int64_t> binary_ones{true, 0};
+  std::exception_ptr failure;
   try {
-    local = detail::validate_and_count(advantages, rewards, options);
+    local = hadw::detail::scan_for_reweight(advantages, rewards, options, true);
+    binary_ones = detail::binary_ones(layout, rewards.values, options);
   } catch (...) {
     failure = std::current_exception();
   }
 
-  // {correct, ones, total, failed ranks, ranks with non-binary rewards}
-  std::int64_t sums[5] = {local.correct, local.ones, local.total, failure ? 1 : 0,
-                          local.binary ? 0 : 1};
-  detail::check(MPI_Allreduce(MPI_IN_PLACE, sums, 5, MPI_INT64_T, MPI_SUM, comm), "MPI_Allreduce");
-  if (sums[3] > 0) {
-    if (failure) std::rethrow_exception(failure);
-    throw hadw::error(hadw::detail::concat("hadw::mpi::synchronized_reweight: ", sums[3], " of ",
-                                           ranks,
-                                           " ranks had invalid input (see their errors); "
-                                           "no rank weighted or observed this step"));
-  }
-  hadw::detail::require(
-      sums[2] > 0, "rewards: no valid response in the global batch (all masked or unscorable)");
+  // The step's backend: observe() merges the ranks' observations (one all-reduce), the anchor
+  // observes the global y_t, and the weights are this rank's CPU kernel.
+  struct backend {
+    MPI_Comm comm;
+    synchronized_stats& st;
+    const observation& local;
+    std::pair<bool, std::int64_t> binary_ones;
+    std::exception_ptr failure;
+    grouped_span<A> advantages;
+    grouped_span<R> rewards;
+    const reweight_options& options;
 
-  synchronized_stats st;
-  st.world_size = ranks;
-  st.global_correct = sums[0];
-  st.global_total = sums[2];
-  difficulty_anchor<Belief> observed = anchor;  // `anchor` stays untouched until the end
-  if (options.observation == observation_kind::success_rate) {
-    observed.observe(sums[0], sums[2]);
-  } else if (sums[4] == 0) {
-    observed.observe(sums[1], sums[2]);  // the sum of 0/1 rewards is the integer `ones`
-  } else {
-    st.path = reduction_path::ordered_values;
-    observed.observe(detail::gathered_mean_reward(comm, *rewards.layout, rewards.values, options));
-  }
-  st.global_accuracy = observed.last_observation();
-
-  // Weight with the shared belief. reweight's own warm-up test reads the anchor it is given, so
-  // the decision (made on the shared step count) is passed down as "always" or "never".
-  difficulty_anchor<Belief>& weighting = options.timing == anchor_timing::prior ? anchor : observed;
-  if (local.total > 0) {
-    reweight_options o = options;
-    o.update_anchor = false;
-    o.timing = anchor_timing::prior;
-    o.warmup_steps =
-        anchor.step() < options.warmup_steps ? std::numeric_limits<std::int64_t>::max() : 0;
-    static_cast<step_stats&>(st) = hadw::reweight(advantages, rewards, weighting, o);
-  } else {
-    st.num_groups = rewards.layout->num_groups();
-  }
-  st.prior = anchor.prior();
-  st.weighting_belief = weighting.prior();
-  anchor = std::move(observed);
-  st.posterior = anchor.prior();
-  st.eta = anchor.eta();
-  st.step = anchor.step();
+    observation observe() {
+      // {correct, ones, total, failed ranks, ranks with non-binary rewards}
+      std::int64_t sums[5] = {local.correct, binary_ones.second, local.total, failure ? 1 : 0,
+                              binary_ones.first ? 0 : 1};
+      detail::check(MPI_Allreduce(MPI_IN_PLACE, sums, 5, MPI_INT64_T, MPI_SUM, comm),
+                    "MPI_Allreduce");
+      if (sums[3] > 0) {
+        if (failure) std::rethrow_exception(failure);
+        throw hadw::error(hadw::detail::concat(
+            "hadw::mpi::synchronized_reweight: ", sums[3], " of ", st.world_size,
+            " ranks had invalid input (see their errors); no rank weighted or observed this step"));
+      }
+      hadw::detail::require(
+          sums[2] > 0, "rewards: no valid response in the global batch (all masked or unscorable)");
+      st.global_correct = sums[0];
+      st.global_total = sums[2];
+      st.global_accuracy =
+          options.observation == observation_kind::success_rate
+              ? static_cast<double>(sums[0]) / static_cast<double>(sums[2])
+          : sums[4] == 0 ? static_cast<double>(sums[1]) / static_cast<double>(sums[2])
+                         : NAN;
+      if (std::isnan(st.global_accuracy)) {  // the sum of non-binary rewards, in one order
+        st.path = reduction_path::ordered_values;
+        st.global_accuracy =
+            detail::gathered_mean_reward(comm, *rewards.layout, rewards.values, options);
+      }
+      return local;
+    }
+    [[nodiscard]] double anchor_input(const observation&) const { return st.global_accuracy; }
+    hadw::detail::step_totals weigh(const hadw::detail::weighting<>& w) {
+      if (local.total == 0) return {};
+      const auto view = hadw::detail::reweight_view(*rewards.layout, rewards.values, options);
+      return hadw::detail::cpu_weighing(options.range, [&](const auto& wr) {
+        return hadw::detail::cpu::with_reader(view, [&](const auto& in) {
+          return hadw::detail::cpu::run_step(*rewards.layout, hadw::detail::cpu::no_estimator{},
+                                             batch_stats{}, wr, in, advantages.values.data(),
+                                             hadw::detail::cpu::no_rows{}, 0);
+        });
+      })(w);
+    }
+  };
+  // The global y_t is observed even when this call does not commit it: every rank's anchor
+  // must see the same observations (update_anchor = false is for callers that observe
+  // themselves, which a synchronised step does for them).
+  reweight_options o = options;
+  o.update_anchor = true;
+  static_cast<step_stats&>(st) = hadw::detail::hadw_step(
+      anchor, o, layout.num_groups(),
+      backend{comm, st, local, binary_ones, failure, advantages, rewards, options});
   return st;
 }
 

@@ -141,49 +141,12 @@ __device__ auto load_group(const Args& a, std::int64_t k, int sub, int lane, uns
   return s;
 }
 
-/// The group's statistics under the estimator's size-1 rule (verl's raw_reward: mean 0, std 1;
-/// group_stats::make_raw_singleton is the shared definition).
-[[nodiscard]] HADW_HOST_DEVICE inline group_stats with_singleton_rule(group_stats g,
-                                                                      singleton_rule rule) {
-  if (g.count == 1 && rule == singleton_rule::raw_reward) g.make_raw_singleton();
-  return g;
-}
-
-/// One group's share of the estimator's batch statistics: the per-group body of estimate.hpp's
-/// compute_batch_stats (same order inside the group; groups then merge in a fixed tree).
-template <class T, class Est>
-__device__ void accumulate_batch(batch_stats& b, const Est& est, const group_slot<T>& s,
-                                 const group_stats& raw, bool weighted) {
-  b.merge_raw(raw);
-  const group_stats g = with_singleton_rule(raw, est.singleton);
-  if (g.count == 1 && est.singleton == singleton_rule::zero) return;  // advantage 0 only
-  for (std::int64_t j = s.lo; j < s.lo + s.n; ++j) {
-    const std::int64_t i = s.view.index(j);
-    if (!s.view.valid(i)) continue;
-    const double r = s.view.reward(i);
-    const double w = weighted ? s.view.weight(i) : 1.0;
-    const double c = g.centred(r);
-    b.nonzero += r != 0.0;
-    b.centred_weight += w;
-    b.centred_sum += w * c;
-    b.centred_sq += w * c * c;
-  }
-}
-
-/// One group's share of y_t (reweight.hpp's scan_rewards, per group).
+/// One group's share of y_t: the CPU scan's per-group observation (backend/cpu.hpp's
+/// observe_group, the one definition).
 template <class T>
-__device__ void accumulate_observation(scan_totals& t, const group_slot<T>& s,
-                                       const group_stats& raw, const reward_range& range,
-                                       double success_threshold) {
-  for (std::int64_t j = s.lo; j < s.lo + s.n; ++j) {
-    const std::int64_t i = s.view.index(j);
-    if (!s.view.valid(i)) continue;
-    const double u = range.normalise(s.view.reward(i));
-    t.reward_sum += u;
-    t.correct += u >= success_threshold;
-    ++t.total;
-  }
-  t.degenerate += raw.degenerate();
+__device__ void accumulate_observation(observation& t, const group_slot<T>& s,
+                                       const reward_range& range, double success_threshold) {
+  t.merge(observe_group(s.view, s.lo, s.lo + s.n, range, success_threshold));
 }
 
 /// The checking pass: every data-dependent argument check of the CPU backend (flags
@@ -226,8 +189,9 @@ __global__ void __launch_bounds__(max_block_threads)
     const group_stats raw = compute_group_stats(s.view, s.lo, s.lo + s.n);
     if (estimating && raw.count == 1 && a.est.singleton == singleton_rule::reject) bad = true;
     if (lane == 0) {
-      if constexpr (batch) accumulate_batch(mine.batch, a.est, s, raw, a.weighted);
-      if constexpr (weighting) accumulate_observation(mine, s, raw, a.range, a.success_threshold);
+      if constexpr (batch)
+        accumulate_batch(mine.batch, s.view, s.lo, s.lo + s.n, raw, a.est.singleton, a.weighted);
+      if constexpr (weighting) accumulate_observation(mine.seen, s, a.range, a.success_threshold);
     }
   }
   if (bad) atomicOr(&a.ws->status, 1u);
@@ -294,7 +258,7 @@ __global__ void __launch_bounds__(max_block_threads, 3)
   constexpr bool estimating = (Pass & estimate_pass) != 0;
   constexpr bool weighting = (Pass & reweight_pass) != 0;
   if (a.ws->status != 0) return;  // uniform over the grid
-  if (weighting && a.ws->scan.total == 0) return;
+  if (weighting && a.ws->scan.seen.total == 0) return;
   const int sub = threadIdx.x / a.shape.width, lane = threadIdx.x % a.shape.width;
   const std::int64_t k0 = static_cast<std::int64_t>(blockIdx.x) * a.shape.groups_per_block;
   const std::int64_t k = k0 + sub;
@@ -308,8 +272,8 @@ __global__ void __launch_bounds__(max_block_threads, 3)
     const group_stats raw = compute_group_stats(s.view, s.lo, s.lo + s.n);
     batch_stats b;
     if constexpr (estimating && Est::needs_batch_stats) b = a.ws->scan.batch;
-    const group_stats g = with_singleton_rule(raw, a.est.singleton);
-    const bool zero_all = g.count == 1 && a.est.singleton == singleton_rule::zero;
+    const group_stats g = apply_singleton_rule(raw, a.est.singleton);
+    const bool zero_all = zeroed_by_rule(g, a.est.singleton);
     const bool weigh = weighting && raw.count > 0;
     const double difficulty = history_difficulty(a.range.normalise(raw.mean), a.belief);
     for (std::int64_t idx = lane; idx < s.n; idx += a.shape.width) {

@@ -4,8 +4,9 @@
 #pragma once
 
 #include <hadw/batch_stats.hpp>
-#include <hadw/detail/step_totals.hpp>
 #include <hadw/stats.hpp>
+#include <hadw/step/diagnostics.hpp>
+#include <hadw/step/observation.hpp>
 
 #include <cmath>
 #include <cstdint>
@@ -17,18 +18,13 @@ namespace hadw::detail::cuda {
 /// What the checking pass sums over the batch: the estimator's batch statistics and y_t's
 /// counts. Kept small: it lives in registers of every thread of the reduction.
 struct scan_totals {
-  batch_stats batch;     ///< the estimator's batch statistics (estimate.hpp's compute_batch_stats)
-  std::int64_t correct;  ///< reweight: normalised reward >= success_threshold
-  std::int64_t total;    ///< reweight: valid responses
-  std::int64_t degenerate;  ///< reweight: groups whose valid rewards are all equal
-  double reward_sum;        ///< reweight: sum of normalised rewards (y_t under mean_reward)
+  batch_stats batch;  ///< the estimator's batch statistics (estimate.hpp's compute_batch_stats)
+  observation seen;   ///< reweight: y_t's counts and sums (the observation every backend makes)
 
-  [[nodiscard]] HADW_HOST_DEVICE static scan_totals empty() {
-    return {batch_stats{}, 0, 0, 0, 0.0};
-  }
+  [[nodiscard]] HADW_HOST_DEVICE static scan_totals empty() { return {batch_stats{}, observation{}}; }
   /// Adds `o`. The batch moments merge with batch_stats::merge_raw (Chan et al.'s pairwise
-  /// update), the rest add; exact in the counts, rounding-order dependent only in the sums,
-  /// whose order the callers fix.
+  /// update), the observation with its own merge; exact in the counts, rounding-order dependent
+  /// only in the sums, whose order the callers fix.
   HADW_HOST_DEVICE void merge(const scan_totals& o) {
     group_stats g;
     g.count = o.batch.count;
@@ -39,10 +35,7 @@ struct scan_totals {
     batch.centred_weight += o.batch.centred_weight;
     batch.centred_sum += o.batch.centred_sum;
     batch.centred_sq += o.batch.centred_sq;
-    correct += o.correct;
-    total += o.total;
-    degenerate += o.degenerate;
-    reward_sum += o.reward_sum;
+    seen.merge(o.seen);
   }
 };
 static_assert(std::is_trivially_copyable_v<scan_totals> && sizeof(scan_totals) % 8 == 0);

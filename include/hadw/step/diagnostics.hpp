@@ -1,11 +1,56 @@
-// The running sums behind step_stats' diagnostics, shared by the CPU and CUDA backends.
+// step_stats, the diagnostics of one HA-DW step for the trainer's logger, and the running sums
+// behind them (shared by the CPU, SIMD and CUDA paths).
 #pragma once
 
 #include <hadw/config.hpp>
 
 #include <cmath>
 #include <cstdint>
+#include <string_view>
 #include <type_traits>
+
+namespace hadw {
+
+/// Diagnostics of one step, for the trainer's logger (keys "hadw/<field>", see for_each).
+struct step_stats {
+  double prior = NAN;           ///< C_t^- before the step
+  double posterior = NAN;       ///< the anchor's belief after the step (== prior if not updated)
+  double eta = NAN;             ///< weight of the observation (eta_t) after the step
+  double weighting_belief = NAN;  ///< the belief Phi was made with (prior or posterior timing)
+  double batch_accuracy = NAN;  ///< y_t of this (local) batch
+  std::int64_t correct = 0;     ///< local responses with normalised reward >= success_threshold
+  std::int64_t total = 0;       ///< local valid responses
+  std::int64_t num_groups = 0;
+  double degenerate_fraction = NAN;  ///< groups whose valid rewards are all equal (size 1 too)
+  double phi_min = NAN, phi_mean = NAN, phi_max = NAN;  ///< over valid responses
+  double adv_mean_before = NAN, adv_std_before = NAN;   ///< population std over valid responses
+  double adv_mean_after = NAN, adv_std_after = NAN;
+  std::int64_t step = 0;  ///< anchor.step() after the call
+
+  /// Calls f(key, value) for every field, keys "hadw/prior", "hadw/phi_mean", ...
+  template <class F>
+  void for_each(F&& f) const {
+    f(std::string_view("hadw/prior"), prior);
+    f(std::string_view("hadw/posterior"), posterior);
+    f(std::string_view("hadw/eta"), eta);
+    f(std::string_view("hadw/weighting_belief"), weighting_belief);
+    f(std::string_view("hadw/batch_accuracy"), batch_accuracy);
+    f(std::string_view("hadw/correct"), static_cast<double>(correct));
+    f(std::string_view("hadw/total"), static_cast<double>(total));
+    f(std::string_view("hadw/num_groups"), static_cast<double>(num_groups));
+    f(std::string_view("hadw/degenerate_fraction"), degenerate_fraction);
+    f(std::string_view("hadw/phi_min"), phi_min);
+    f(std::string_view("hadw/phi_mean"), phi_mean);
+    f(std::string_view("hadw/phi_max"), phi_max);
+    f(std::string_view("hadw/adv_mean_before"), adv_mean_before);
+    f(std::string_view("hadw/adv_std_before"), adv_std_before);
+    f(std::string_view("hadw/adv_mean_after"), adv_mean_after);
+    f(std::string_view("hadw/adv_std_after"), adv_std_after);
+    f(std::string_view("hadw/step"), static_cast<double>(step));
+  }
+};
+
+}  // namespace hadw
 
 namespace hadw::detail {
 
