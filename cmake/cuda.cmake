@@ -22,6 +22,12 @@ find_package(CUDAToolkit REQUIRED)
 add_library(hadw_cuda INTERFACE)
 add_library(hadw::cuda ALIAS hadw_cuda)
 target_link_libraries(hadw_cuda INTERFACE hadw::hadw CUDA::cudart)
+# A policy without HADW_HOST_DEVICE called from the kernels is a host function called from
+# device code: nvcc only warns (#20011/#20014) and the call does not happen on the device. hadw
+# makes that one diagnostic an error (tests/cuda/fail/host_only_policy.cu).
+target_compile_options(hadw_cuda INTERFACE
+                       "$<$<COMPILE_LANGUAGE:CUDA>:SHELL:-Xcudafe --diag_error=20011>"
+                       "$<$<COMPILE_LANGUAGE:CUDA>:SHELL:-Xcudafe --diag_error=20014>")
 if(DEFINED CMAKE_CUDA20_STANDARD_COMPILE_OPTION)
   target_compile_features(hadw_cuda INTERFACE cuda_std_20)
 else()  # CMake < 3.26 knows no C++20 for nvcc (cuda_std_20 is "not known"): ask nvcc directly

@@ -5,6 +5,7 @@
 #include <hadw/batch_stats.hpp>
 #include <hadw/state.hpp>
 #include <hadw/stats.hpp>
+#include <hadw/stats/summary.hpp>
 
 #include <concepts>
 #include <cstdint>
@@ -13,22 +14,35 @@
 
 namespace hadw {
 
+/// What a policy is handed for one group: group_summary with the statistics it declared.
+template <class P, class V = double>
+using summary_for = group_summary<V, needs_extrema_v<P>, needs_median_v<P>>;
+
 /// A baseline policy: the deviation r_i - b_i of one response from its baseline.
-///   b.deviation(group, batch, r, pos) -> double    pos is the response's position in its group
-///   b.validate() -> void                           throws hadw::error on bad options
-/// It may declare `static constexpr bool needs_batch_stats = true` when it reads `batch`.
+///   b.deviation(group, batch, r, pos) -> V     group: summary_for<B, V>; r: V; pos: the
+///                                              response's position in its group
+///   b.validate() -> void                       throws hadw::error on bad options
+/// Written once for every value type V: double (one group: the scalar CPU path and the CUDA
+/// kernels, so HADW_HOST_DEVICE) and a SIMD pack of groups (the CPU lockstep, on uniform dense
+/// batches). Declarations (static constexpr bool):
+///   needs_batch_stats  it reads `batch` (one more pass over the rewards)
+///   needs_extrema      it reads group.argmax / group.second_max  (one group at a time)
+///   needs_median       it reads group.median                      (one group at a time)
+///   scalar_only        its member templates accept double only    (one group at a time)
+/// An undeclared statistic is not a member of its group_summary: reading it does not compile.
 template <class B>
-concept baseline_policy = requires(const B& b, const group_stats& g, const batch_stats& s,
+concept baseline_policy = requires(const B& b, const summary_for<B>& g, const batch_stats& s,
                                    double r, std::int64_t pos) {
   { b.deviation(g, s, r, pos) } -> std::same_as<double>;
   { b.validate() } -> std::same_as<void>;
 };
 
 /// A scale policy: the divisor s of a group's deviations.
-///   s.scale(group, batch) -> double (> 0 wherever a deviation is non-zero)
+///   s.scale(group, batch) -> V (> 0 wherever a deviation is non-zero), group: summary_for<S, V>
 ///   s.validate() -> void
+/// The same value types and declarations as baseline_policy.
 template <class S>
-concept scale_policy = requires(const S& s, const group_stats& g, const batch_stats& b) {
+concept scale_policy = requires(const S& s, const summary_for<S>& g, const batch_stats& b) {
   { s.scale(g, b) } -> std::same_as<double>;
   { s.validate() } -> std::same_as<void>;
 };
@@ -36,11 +50,6 @@ concept scale_policy = requires(const S& s, const group_stats& g, const batch_st
 /// Whether a policy reads batch statistics (costs one extra pass over the rewards).
 template <class P>
 inline constexpr bool needs_batch_stats_v = requires { requires P::needs_batch_stats; };
-
-/// Whether a policy reads group_stats::argmax / second_max (Pass@k): the kernels skip tracking
-/// them for the others. Declared as `static constexpr bool needs_extrema = true`.
-template <class P>
-inline constexpr bool needs_extrema_v = requires { requires P::needs_extrema; };
 
 /// A belief policy of difficulty_anchor: the model's current success rate and how it learns.
 ///   typename B::config                             named, defaulted options

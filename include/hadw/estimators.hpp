@@ -3,6 +3,7 @@
 #pragma once
 
 #include <hadw/concepts.hpp>
+#include <hadw/stats/summary.hpp>
 #include <hadw/error.hpp>
 
 #include <cmath>
@@ -73,12 +74,13 @@ inline void check_eps(double eps) {
 }  // namespace detail
 
 // ---------------------------------------------------------------------------------------------
-// Baselines
+// Baselines and scales: each written once for every value type (see baseline_policy).
 
 /// b = the group mean. GRPO, Dr.GRPO, GPG.
 struct mean_baseline {
-  HADW_HOST_DEVICE double deviation(const group_stats& g, const batch_stats&, double r,
-                                    std::int64_t) const {
+  template <class G>
+  HADW_HOST_DEVICE auto deviation(const G& g, const batch_stats&, typename G::value_type r,
+                                  std::int64_t) const {
     return g.centred(r);
   }
   void validate() const {}
@@ -86,8 +88,9 @@ struct mean_baseline {
 
 /// b = the mean of the *other* responses (RLOO): r - (S - r)/(n-1) = n/(n-1) (r - mean).
 struct leave_one_out_baseline {
-  HADW_HOST_DEVICE double deviation(const group_stats& g, const batch_stats&, double r,
-                                    std::int64_t) const {
+  template <class G>
+  HADW_HOST_DEVICE auto deviation(const G& g, const batch_stats&, typename G::value_type r,
+                                  std::int64_t) const {
     if (g.count < 2) return r - g.mean;  // size-1 rule already applied to g
     const double n = static_cast<double>(g.count);
     return n / (n - 1.0) * (r - g.mean);
@@ -97,8 +100,9 @@ struct leave_one_out_baseline {
 
 /// b = sum(len_i r_i) / sum(len_i), the length-weighted group mean (verl's OPO). Needs lengths.
 struct length_weighted_baseline {
-  HADW_HOST_DEVICE double deviation(const group_stats& g, const batch_stats&, double r,
-                                    std::int64_t) const {
+  template <class G>
+  HADW_HOST_DEVICE auto deviation(const G& g, const batch_stats&, typename G::value_type r,
+                                  std::int64_t) const {
     return r - g.weighted_mean;
   }
   void validate() const {}
@@ -108,8 +112,9 @@ struct length_weighted_baseline {
 /// batch-std scale this whitens (r - mean_k) over the batch (REINFORCE++-baseline).
 struct batch_centred_baseline {
   static constexpr bool needs_batch_stats = true;
-  HADW_HOST_DEVICE double deviation(const group_stats& g, const batch_stats& b, double r,
-                                    std::int64_t) const {
+  template <class G>
+  HADW_HOST_DEVICE auto deviation(const G& g, const batch_stats& b, typename G::value_type r,
+                                  std::int64_t) const {
     return g.centred(r) - b.centred_mean();
   }
   void validate() const {}
@@ -119,19 +124,20 @@ struct batch_centred_baseline {
 /// every other response gets deviation 0.
 struct pass_k_baseline {
   static constexpr bool needs_extrema = true;
-  HADW_HOST_DEVICE double deviation(const group_stats& g, const batch_stats&, double r,
-                                    std::int64_t pos) const {
-    return pos == g.argmax ? r - g.second_max : 0.0;
+  template <class G>
+  HADW_HOST_DEVICE auto deviation(const G& g, const batch_stats&, typename G::value_type r,
+                                  std::int64_t pos) const {
+    return pos == g.argmax ? r - g.second_max : typename G::value_type{};
   }
   void validate() const {}
 };
 
-// ---------------------------------------------------------------------------------------------
-// Scales
-
 /// s = 1.
 struct unit_scale {
-  HADW_HOST_DEVICE double scale(const group_stats&, const batch_stats&) const { return 1.0; }
+  template <class G>
+  HADW_HOST_DEVICE auto scale(const G&, const batch_stats&) const {
+    return splat<typename G::value_type>(1.0);
+  }
   void validate() const {}
 };
 
@@ -142,10 +148,12 @@ struct group_std_scale {
   bool unbiased = true;
   eps_placement eps_at = eps_placement::add_to_std;
   bool normalise = true;
-  HADW_HOST_DEVICE double scale(const group_stats& g, const batch_stats&) const {
-    if (!normalise) return 1.0;
+  template <class G>
+  HADW_HOST_DEVICE auto scale(const G& g, const batch_stats&) const {
+    using V = typename G::value_type;
+    if (!normalise) return splat<V>(1.0);
     if (eps_at == eps_placement::add_to_var && !g.singleton_as_raw)
-      return std::sqrt(g.variance(unbiased) + eps);
+      return lane_sqrt(g.variance(unbiased) + eps);
     return g.stddev(unbiased) + eps;
   }
   void validate() const { detail::check_eps(eps); }
@@ -158,9 +166,11 @@ struct batch_std_scale {
   bool unbiased = true;
   eps_placement eps_at = eps_placement::add_to_std;
   batch_source source = batch_source::raw;
-  HADW_HOST_DEVICE double scale(const group_stats&, const batch_stats& b) const {
+  template <class G>
+  HADW_HOST_DEVICE auto scale(const G&, const batch_stats& b) const {
     const double var = b.variance(source, unbiased);
-    return eps_at == eps_placement::add_to_var ? std::sqrt(var + eps) : std::sqrt(var) + eps;
+    return splat<typename G::value_type>(
+        eps_at == eps_placement::add_to_var ? std::sqrt(var + eps) : std::sqrt(var) + eps);
   }
   void validate() const { detail::check_eps(eps); }
 };
@@ -170,9 +180,10 @@ struct batch_std_scale {
 struct gpg_scale {
   static constexpr bool needs_batch_stats = true;
   double f_norm = 1.0;
-  HADW_HOST_DEVICE double scale(const group_stats&, const batch_stats& b) const {
+  template <class G>
+  HADW_HOST_DEVICE auto scale(const G&, const batch_stats& b) const {
     const double nonzero = b.nonzero > 0 ? static_cast<double>(b.nonzero) : 1.0;
-    return f_norm * nonzero / static_cast<double>(b.count);
+    return splat<typename G::value_type>(f_norm * nonzero / static_cast<double>(b.count));
   }
   /// f_norm >= 1e-6: a smaller divisor multiplies advantages past float range (A grows as N / f_norm).
   void validate() const {
@@ -202,10 +213,24 @@ struct estimator {
   static constexpr bool needs_batch_stats =
       needs_batch_stats_v<Baseline> || needs_batch_stats_v<Scale>;
   static constexpr bool needs_extrema = needs_extrema_v<Baseline> || needs_extrema_v<Scale>;
+  static constexpr bool needs_median = needs_median_v<Baseline> || needs_median_v<Scale>;
+  static constexpr bool scalar_only = scalar_only_v<Baseline> || scalar_only_v<Scale>;
 
   void validate() const {
     baseline.validate();
     scale.validate();
+  }
+  /// The group's summary as each policy declared it (the kernels computed what either declared).
+  [[nodiscard]] HADW_HOST_DEVICE static auto baseline_view(const group_stats& g) {
+    return summary_of<needs_extrema_v<Baseline>, needs_median_v<Baseline>>(g);
+  }
+  [[nodiscard]] HADW_HOST_DEVICE static auto scale_view(const group_stats& g) {
+    return summary_of<needs_extrema_v<Scale>, needs_median_v<Scale>>(g);
+  }
+  /// The group's scale (group-invariant: the kernels evaluate it once per group).
+  [[nodiscard]] HADW_HOST_DEVICE double group_scale(const group_stats& g,
+                                                    const batch_stats& b) const {
+    return scale.scale(scale_view(g), b);
   }
   /// The advantage of one response. Exactly 0 when its deviation is 0 (all-equal groups).
   ///
@@ -214,9 +239,9 @@ struct estimator {
   /// spread no verifier resolves; dividing would turn finite rewards into +-Inf.
   HADW_HOST_DEVICE double advantage(const group_stats& g, const batch_stats& b, double r,
                                     std::int64_t pos) const {
-    const double d = baseline.deviation(g, b, r, pos);
+    const double d = baseline.deviation(baseline_view(g), b, r, pos);
     if (d == 0.0) return 0.0;
-    const double s = scale.scale(g, b);
+    const double s = group_scale(g, b);
     return s > 0.0 ? d / s : 0.0;
   }
   [[nodiscard]] constexpr const estimator& policies() const { return *this; }

@@ -75,6 +75,7 @@ struct group_stats {
   double second_max = 0.0;      ///< largest reward among the others (== max when tied)
   double weight_sum = 0.0;      ///< sum of lengths (or count when no lengths)
   double weighted_mean = 0.0;   ///< sum(length * reward) / sum(length)
+  double median = 0.0;          ///< of the valid rewards (computed for policies that need it)
   bool singleton_as_raw = false;  ///< verl's size-1 rule is in force: mean 0, std 1
 
   [[nodiscard]] HADW_HOST_DEVICE bool degenerate() const {
@@ -101,6 +102,7 @@ struct group_stats {
     mean = 0.0;
     weighted_mean = 0.0;
     second_max = 0.0;
+    median = 0.0;
     m2 = 0.0;
     singleton_as_raw = true;
   }
@@ -235,8 +237,45 @@ struct group_accumulator {
   }
 };
 
-/// Statistics of group-order positions [begin, end) of `in`. Two passes over the group.
-template <bool Extrema = true, response_reader View>
+/// The k-th smallest (0-based) valid reward of positions [begin, end): the reward v with
+/// #{r < v} <= k < #{r <= v}. By counting, in O(n^2) compares and no memory, so that the same
+/// function serves the CPU loops and the CUDA kernels (groups are 4-64 responses; a median
+/// policy on groups of thousands pays ~n^2 / 2 compares per group).
+template <response_reader View>
+[[nodiscard]] HADW_HOST_DEVICE double order_statistic(const View& in, std::int64_t begin,
+                                                      std::int64_t end, std::int64_t k) {
+  for (std::int64_t j = begin; j < end; ++j) {
+    const std::int64_t i = in.index(j);
+    if (!in.valid(i)) continue;
+    const double v = in.reward(i);
+    std::int64_t less = 0, equal = 0;
+    for (std::int64_t q = begin; q < end; ++q) {
+      const std::int64_t iq = in.index(q);
+      if (!in.valid(iq)) continue;
+      const double r = in.reward(iq);
+      less += r < v;
+      equal += r == v;
+    }
+    if (less <= k && k < less + equal) return v;
+  }
+  return NAN;  // k >= the number of valid rewards
+}
+
+/// The median of the `count` valid rewards of positions [begin, end): the middle one, or the
+/// mean of the two middle ones for an even count (NumPy's median; torch.median takes the lower).
+template <response_reader View>
+[[nodiscard]] HADW_HOST_DEVICE double group_median_of(const View& in, std::int64_t begin,
+                                                      std::int64_t end, std::int64_t count) {
+  if (count == 0) return 0.0;
+  const double hi = order_statistic(in, begin, end, count / 2);
+  if (count % 2 == 1) return hi;
+  const double lo = order_statistic(in, begin, end, count / 2 - 1);
+  return lo + (hi - lo) / 2.0;  // no overflow, exact when lo == hi
+}
+
+/// Statistics of group-order positions [begin, end) of `in`. Two passes over the group (and the
+/// median's counting passes when `Median`).
+template <bool Extrema = true, bool Median = false, response_reader View>
 [[nodiscard]] HADW_HOST_DEVICE group_stats compute_group_stats(const View& in, std::int64_t begin,
                                                                std::int64_t end) {
   group_accumulator<Extrema> acc;
@@ -246,13 +285,15 @@ template <bool Extrema = true, response_reader View>
   }
   bool spread = false;
   group_stats g = acc.stats(spread);
-  if (!spread) return g;
-  acc.mean = g.mean;
-  for (std::int64_t j = begin; j < end; ++j) {
-    const std::int64_t i = in.index(j);
-    if (in.valid(i)) acc.add_square(in.reward(i));
+  if (spread) {
+    acc.mean = g.mean;
+    for (std::int64_t j = begin; j < end; ++j) {
+      const std::int64_t i = in.index(j);
+      if (in.valid(i)) acc.add_square(in.reward(i));
+    }
+    g.m2 = acc.m2;
   }
-  g.m2 = acc.m2;
+  if constexpr (Median) g.median = group_median_of(in, begin, end, g.count);
   return g;
 }
 

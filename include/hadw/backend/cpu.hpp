@@ -360,10 +360,12 @@ struct group_advantage {
   double s = 1.0;
   bool hoisted = false;
   group_advantage(const Est& est, const group_stats& g, const batch_stats& b)
-      : s(est.scale.scale(g, b)), hoisted(s > 0.0 && s < INFINITY) {}
-  [[nodiscard]] double operator()(const Est& est, const group_stats& g, const batch_stats& b,
-                                  double r, std::int64_t pos) const {
-    return hoisted ? of_deviation(est.baseline.deviation(g, b, r, pos))
+      : s(est.group_scale(g, b)), hoisted(s > 0.0 && s < INFINITY) {}
+  /// `bg`: the baseline's summary of g (Est::baseline_view), formed once per group.
+  template <class Summary>
+  [[nodiscard]] double operator()(const Est& est, const group_stats& g, const Summary& bg,
+                                  const batch_stats& b, double r, std::int64_t pos) const {
+    return hoisted ? of_deviation(est.baseline.deviation(bg, b, r, pos))
                    : est.advantage(g, b, r, pos);
   }
   /// d == 0 ? 0 : d / s, of a double or per lane of a pack (GCC does not vectorise the scalar
@@ -417,11 +419,16 @@ inline void merge_lanes(const step_sums<pack>& s, std::int64_t n, step_partial& 
   }
 }
 
-/// Whether the step's group statistics must track argmax / second_max (Pass@k only).
+/// Whether the step's group statistics must track argmax / second_max (Pass@k), or the median.
 template <class Est>
 [[nodiscard]] constexpr bool step_needs_extrema() {
   if constexpr (std::is_same_v<Est, no_estimator>) return false;
   else return Est::needs_extrema;
+}
+template <class Est>
+[[nodiscard]] constexpr bool step_needs_median() {
+  if constexpr (std::is_same_v<Est, no_estimator>) return false;
+  else return Est::needs_median;
 }
 
 /// The estimator stage of one group (its statistics `raw`): the advantages, written at their
@@ -432,10 +439,11 @@ void write_advantages(const Est& est, const batch_stats& batch, const Reader& in
   const group_stats g = apply_singleton_rule(raw, est.singleton);
   const bool zero_all = zeroed_by_rule(g, est.singleton);
   const group_advantage<Est> advantage(est, g, batch);
+  const auto bg = Est::baseline_view(g);
   if constexpr (is_dense_view<Reader>) {
     if (advantage.hoisted && !zero_all) {  // branch-free; the division a pack at a time
       const auto deviation = [&](std::int64_t j) {
-        return est.baseline.deviation(g, batch, in.reward(j), j - begin);
+        return est.baseline.deviation(bg, batch, in.reward(j), j - begin);
       };
       std::int64_t j = begin;
       for (; j + pack_width <= end; j += pack_width) {
@@ -452,7 +460,7 @@ void write_advantages(const Est& est, const batch_stats& batch, const Reader& in
     const std::int64_t i = in.index(j);
     adv[i] = (zero_all || !in.valid(i))
                  ? U(0)
-                 : static_cast<U>(advantage(est, g, batch, in.reward(i), j - begin));
+                 : static_cast<U>(advantage(est, g, bg, batch, in.reward(i), j - begin));
   }
 }
 
@@ -488,7 +496,8 @@ void step_group(const Est est, const batch_stats batch, const W w, const Reader 
                 phi_memo& memo, step_partial& part) {
   constexpr bool estimating = !std::is_same_v<Est, no_estimator>;
   constexpr bool weighting_on = !std::is_same_v<W, no_weighting>;
-  const group_stats raw = compute_group_stats<step_needs_extrema<Est>()>(in, begin, end);
+  const group_stats raw =
+      compute_group_stats<step_needs_extrema<Est>(), step_needs_median<Est>()>(in, begin, end);
   if constexpr (estimating) write_advantages(est, batch, in, raw, begin, end, adv);
   if constexpr (weighting_on || Rows::active) {
     group_phi<> ph;
@@ -501,43 +510,14 @@ void step_group(const Est est, const batch_stats batch, const W w, const Reader 
   }
 }
 
-/// The baselines whose deviation the lockstep forms a pack of groups at a time, with the
-/// operations of their deviation() in estimators.hpp on each lane ([lockstep] tests hold the
-/// two to the same bits). Others (length-weighted, batch-centred, Pass@k) write their
-/// advantages one group at a time.
-template <class Baseline>
-struct lane_deviation {
-  static constexpr bool available = false;
-};
-template <>
-struct lane_deviation<mean_baseline> {
-  static constexpr bool available = true;
-  /// g.centred(r): in an all-equal group the mean is every r exactly, so r - mean is the 0 that
-  /// centred() returns.
-  [[nodiscard]] static pack of(pack r, pack mean, double) { return r - mean; }
-};
-template <>
-struct lane_deviation<leave_one_out_baseline> {
-  static constexpr bool available = true;
-  [[nodiscard]] static pack of(pack r, pack mean, double n) { return n / (n - 1.0) * (r - mean); }
-};
-
-/// The scale policies the lockstep evaluates a pack of groups at a time, with the operations
-/// of their scale() in estimators.hpp on each lane (groups of >= 2 responses: no size-1 rule;
-/// the [lockstep] tests hold the two to the same bits). Others: scale() per lane.
-template <class Scale>
-struct lane_scale {
-  static constexpr bool available = false;
-};
-template <>
-struct lane_scale<group_std_scale> {
-  static constexpr bool available = true;
-  [[nodiscard]] static pack of(const group_std_scale& s, pack m2, std::int64_t count) {
-    if (!s.normalise) return pack{} + 1.0;
-    const pack var = m2 / static_cast<double>(s.unbiased ? count - 1 : count);  // variance()
-    return s.eps_at == eps_placement::add_to_var ? lane_sqrt(var + s.eps) : lane_sqrt(var) + s.eps;
-  }
-};
+/// Whether the lockstep steps an estimator's policies a pack of groups at a time: unless a
+/// policy declared `scalar_only` or reads extrema or the median (which the lockstep does not
+/// compute), its member templates are instantiated for group_summary<pack>. Otherwise the
+/// advantages are written one group at a time, with the same result ([lockstep] tests hold the
+/// two to the same bits).
+template <class Est>
+inline constexpr bool lanes_available = !Est::needs_extrema && !Est::needs_median &&
+                                        !Est::scalar_only;
 
 /// The accumulators of the lockstep's statistics passes (dense_view: every weight is 1).
 using lane_accumulator = group_accumulator<false, pack, false>;
@@ -548,28 +528,27 @@ using lane_accumulator = group_accumulator<false, pack, false>;
 /// general formula (a scale that is 0 or not finite) or the baseline has no lane form.
 template <class U, class Est>
 [[nodiscard]] bool lane_advantages(const Est& est, const batch_stats& batch,
-                                   const group_stats* raw, const lane_accumulator* acc,
-                                   std::int64_t G, lockstep_tile& tile) {
-  using baseline = std::remove_cvref_t<decltype(est.baseline)>;
-  using scale_policy = std::remove_cvref_t<decltype(est.scale)>;
-  if constexpr (!lane_deviation<baseline>::available) {
+                                   const lane_accumulator* acc, std::int64_t G,
+                                   lockstep_tile& tile) {
+  if constexpr (!lanes_available<Est>) {
     return false;
   } else {
+    group_summary<pack> g[lane_packs];  // each pack's groups as the policies see them
     pack scale[lane_packs];
-    if constexpr (lane_scale<scale_policy>::available) {
-      for (int p = 0; p < lane_packs; ++p)
-        scale[p] = lane_scale<scale_policy>::of(est.scale, acc[p].m2, G);
-    } else {
-      double lane_s[lanes];
-      for (std::int64_t l = 0; l < lanes; ++l) lane_s[l] = est.scale.scale(raw[l], batch);
-      for (int p = 0; p < lane_packs; ++p) scale[p] = load_pack(lane_s + p * pack_width);
+    for (int p = 0; p < lane_packs; ++p) {
+      g[p].count = G;
+      g[p].mean = g[p].weighted_mean = acc[p].mean;
+      g[p].m2 = acc[p].m2;
+      g[p].min = acc[p].min;
+      g[p].max = acc[p].max;
+      g[p].weight_sum = splat<pack>(static_cast<double>(G));
+      scale[p] = est.scale.scale(g[p], batch);
+      if (!all_lanes((scale[p] > 0.0) & (scale[p] < INFINITY)))  // group_advantage::hoisted
+        return false;
     }
-    for (int p = 0; p < lane_packs; ++p)  // group_advantage::hoisted, every lane
-      if (!all_lanes((scale[p] > 0.0) & (scale[p] < INFINITY))) return false;
-    const auto n = static_cast<double>(G);
     for (std::int64_t j = 0; j < G; ++j)
       for (int p = 0; p < lane_packs; ++p) {
-        const pack d = lane_deviation<baseline>::of(tile.at(j, p), acc[p].mean, n);
+        const pack d = est.baseline.deviation(g[p], batch, tile.at(j, p), j);
         const pack q = d / scale[p];  // group_advantage::of_deviation, per lane
         tile.at(j, p) = rounded_to<U>(d == 0.0 ? pack{} : q);
       }
@@ -601,7 +580,7 @@ void step_lanes(const Est est, const batch_stats batch, const W w, const dense_v
 
   U* const out = adv + k0 * G;
   if constexpr (estimating) {
-    if (!lane_advantages<U>(est, batch, raw, acc, G, tile)) {
+    if (!lane_advantages<U>(est, batch, acc, G, tile)) {
       for (std::int64_t l = 0; l < lanes; ++l)
         write_advantages(est, batch, in, raw[l], (k0 + l) * G, (k0 + l + 1) * G, adv);
       if constexpr (!weighting_on) return;
@@ -644,7 +623,8 @@ template <class Est, class W, class Reader, class U, class Rows>
                                     const batch_stats& batch, const W& w, const Reader& in,
                                     U* adv, const Rows& rows, std::int64_t tokens) {
   constexpr bool lockstep =
-      lockstep_enabled && is_dense_view<Reader> && !Rows::active && !step_needs_extrema<Est>();
+      lockstep_enabled && is_dense_view<Reader> && !Rows::active && !step_needs_extrema<Est>() &&
+      !step_needs_median<Est>();  // the lockstep computes neither
   const bool parallel = worth_parallel(layout.num_responses(), tokens);
   return reduce_blocks<step_partial>(
       layout.num_groups(), parallel, [&](std::int64_t g0, std::int64_t g1, step_partial& part) {

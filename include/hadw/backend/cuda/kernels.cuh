@@ -186,7 +186,7 @@ __global__ void __launch_bounds__(max_block_threads)
       if (estimating && !reward_in_domain(r)) bad = true;
       if (weighting && !(r >= a.range.low && r <= a.range.high)) bad = true;
     }
-    const group_stats raw = compute_group_stats(s.view, s.lo, s.lo + s.n);
+    const group_stats raw = compute_group_stats<true, needs_median_v<Est>>(s.view, s.lo, s.lo + s.n);
     if (estimating && raw.count == 1 && a.est.singleton == singleton_rule::reject) bad = true;
     if (lane == 0) {
       if constexpr (batch)
@@ -269,7 +269,7 @@ __global__ void __launch_bounds__(max_block_threads, 3)
 
   apply_totals mine = apply_totals::empty();
   if (active) {
-    const group_stats raw = compute_group_stats(s.view, s.lo, s.lo + s.n);
+    const group_stats raw = compute_group_stats<true, needs_median_v<Est>>(s.view, s.lo, s.lo + s.n);
     batch_stats b;
     if constexpr (estimating && Est::needs_batch_stats) b = a.ws->scan.batch;
     const group_stats g = apply_singleton_rule(raw, a.est.singleton);
