@@ -2,10 +2,10 @@
 // difficulty_anchor and hadw::reweight; the public state_writer/state_reader; belief kinds that
 // collide are refused, naming both types.
 #include <hadw/anchor.hpp>
-#include <hadw/beliefs.hpp>
+#include <hadw/anchor/beliefs.hpp>
 #include <hadw/layout.hpp>
-#include <hadw/reweight.hpp>
-#include <hadw/state.hpp>
+#include <hadw/api/reweight.hpp>
+#include <hadw/anchor/state.hpp>
 
 #include "support/error_of.hpp"
 #include "support/user_belief.hpp"

@@ -1,8 +1,8 @@
 // hadw::compat presets: the size-1 and unscorable-response conventions of each peer, as hand
 // values worked out from the peers' code (the full random cross-checks against the installed
 // verl and TRL packages are python/tests/test_peer_*.py).
-#include <hadw/compat.hpp>
-#include <hadw/estimate.hpp>
+#include <hadw/estimators/compat.hpp>
+#include <hadw/api/estimate.hpp>
 
 #include <catch2/catch.hpp>
 

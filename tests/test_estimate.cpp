@@ -1,7 +1,7 @@
 // hadw::estimate and every estimator, against the independent long-double reference in
 // tests/support/reference.hpp and hand-checked values.
-#include <hadw/compat.hpp>
-#include <hadw/estimate.hpp>
+#include <hadw/estimators/compat.hpp>
+#include <hadw/api/estimate.hpp>
 
 #include "support/reference.hpp"
 

@@ -1,5 +1,5 @@
 // The one-call step equals the composition of its parts, bit for bit, and checks before writing.
-#include <hadw/fused.hpp>
+#include <hadw/api/fused.hpp>
 
 #include <catch2/catch.hpp>
 

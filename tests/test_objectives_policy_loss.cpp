@@ -3,7 +3,7 @@
 // that reference, the clip boundaries through the full API, GSPO's ratio, HA-DW composition,
 // data-parallel splitting, and argument errors.
 #include <hadw/objectives/policy_loss.hpp>
-#include <hadw/weighting.hpp>
+#include <hadw/weighting/phi.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -1,6 +1,6 @@
 // hadw::reweight against an independent reference of eq. 7-16 (tests/support/reference.hpp).
-#include <hadw/estimate.hpp>
-#include <hadw/reweight.hpp>
+#include <hadw/api/estimate.hpp>
+#include <hadw/api/reweight.hpp>
 
 #include "support/reference.hpp"
 

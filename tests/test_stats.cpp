@@ -1,5 +1,5 @@
-#include <hadw/batch_stats.hpp>
-#include <hadw/stats.hpp>
+#include <hadw/stats/batch.hpp>
+#include <hadw/stats/group.hpp>
 
 #include <catch2/catch.hpp>
 

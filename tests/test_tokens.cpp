@@ -1,4 +1,4 @@
-#include <hadw/tokens.hpp>
+#include <hadw/api/tokens.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -1,5 +1,5 @@
 // Eq. 13-16 against values computed by hand.
-#include <hadw/weighting.hpp>
+#include <hadw/weighting/phi.hpp>
 
 #include <catch2/catch.hpp>
 

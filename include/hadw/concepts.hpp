@@ -2,9 +2,9 @@
 // static_assert next to its definition.
 #pragma once
 
-#include <hadw/batch_stats.hpp>
-#include <hadw/state.hpp>
-#include <hadw/stats.hpp>
+#include <hadw/stats/batch.hpp>
+#include <hadw/anchor/state.hpp>
+#include <hadw/stats/group.hpp>
 #include <hadw/stats/summary.hpp>
 
 #include <concepts>
@@ -61,7 +61,7 @@ inline constexpr bool needs_batch_stats_v = requires { requires P::needs_batch_s
 ///   B::name -> std::string_view                    readable name for messages, e.g.
 ///                                                  "hadw::kalman_belief" (the type's name)
 ///   cb.save_state(state_writer&)                   bit-exact state round trip through the
-///   B::load_state(state_reader&) -> B              public hadw/state.hpp (load validates)
+///   B::load_state(state_reader&) -> B              public hadw/anchor/state.hpp (load validates)
 ///
 /// Belief kinds: 0 is invalid (refused at compile time); 1-63 are reserved for hadw's own beliefs
 /// (1 kalman_belief, 2 window_mean_belief, 3 fixed_belief); 64-255 are free for user beliefs.

@@ -1,4 +1,5 @@
-// hadw umbrella header: everything that needs no third-party library.
+// hadw umbrella header: everything that needs no third-party library, in pipeline order:
+// rewards -> group statistics -> advantages -> HA-DW weights (the anchor, the step) -> tokens.
 //
 // Left out (opt-in): hadw/backend/cuda.cuh (HADW_ENABLE_CUDA), hadw/interop/eigen.hpp,
 // hadw/interop/xtensor.hpp, hadw/interop/mpi.hpp.
@@ -6,22 +7,32 @@
 
 #include <hadw/config.hpp>
 #include <hadw/error.hpp>
+#include <hadw/fwd.hpp>
 #include <hadw/layout.hpp>
-#include <hadw/stats.hpp>
-#include <hadw/batch_stats.hpp>
+// group statistics
+#include <hadw/stats/readers.hpp>
+#include <hadw/stats/group.hpp>
+#include <hadw/stats/order.hpp>
+#include <hadw/stats/batch.hpp>
+#include <hadw/stats/summary.hpp>
 #include <hadw/concepts.hpp>
+// advantages
 #include <hadw/estimators.hpp>
-#include <hadw/estimate.hpp>
-#include <hadw/compat.hpp>
-#include <hadw/tokens.hpp>
-#include <hadw/weighting.hpp>
-#include <hadw/beliefs.hpp>
+// HA-DW weights
+#include <hadw/weighting/phi.hpp>
 #include <hadw/anchor.hpp>
 #include <hadw/step/observation.hpp>
 #include <hadw/step/options.hpp>
 #include <hadw/step/diagnostics.hpp>
+#include <hadw/step/checks.hpp>
 #include <hadw/step/step.hpp>
-#include <hadw/reweight.hpp>
-#include <hadw/fused.hpp>
+// entry points (validate, then dispatch on the backend tag)
+#include <hadw/backend/tags.hpp>
+#include <hadw/backend/cpu.hpp>
+#include <hadw/api/estimate.hpp>
+#include <hadw/api/reweight.hpp>
+#include <hadw/api/tokens.hpp>
+#include <hadw/api/fused.hpp>
+// built on the above
 #include <hadw/objectives.hpp>
 #include <hadw/theory.hpp>

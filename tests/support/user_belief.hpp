@@ -9,7 +9,7 @@
 #include <hadw/anchor.hpp>
 #include <hadw/concepts.hpp>
 #include <hadw/error.hpp>
-#include <hadw/state.hpp>
+#include <hadw/anchor/state.hpp>
 
 #include <bit>
 #include <cmath>

@@ -18,6 +18,7 @@
 
 namespace test_support {
 
+// [snippet:midrange]
 struct midrange_baseline {
   template <class G>
   HADW_HOST_DEVICE auto deviation(const G& g, const hadw::batch_stats&, typename G::value_type r,
@@ -44,6 +45,7 @@ struct median_baseline {
   }
   void validate() const {}
 };
+// [end:midrange]
 
 /// midrange_baseline written for one group only (a concrete double signature): it declares
 /// `scalar_only`, so the lockstep never instantiates it for a pack.

@@ -1,5 +1,5 @@
 // FNV-1a checksum of the anchor's saved state. The byte writer/reader of that state are public:
-// hadw::state_writer / hadw::state_reader (hadw/state.hpp).
+// hadw::state_writer / hadw::state_reader (hadw/anchor/state.hpp).
 #pragma once
 
 #include <cstdint>

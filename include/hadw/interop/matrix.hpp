@@ -5,12 +5,12 @@
 // each specialise hadw::matrix_adaptor for their types; everything below is written once.
 #pragma once
 
-#include <hadw/anchor.hpp>
+#include <hadw/anchor/anchor.hpp>
 #include <hadw/error.hpp>
-#include <hadw/estimate.hpp>
-#include <hadw/estimators.hpp>
+#include <hadw/api/estimate.hpp>
+#include <hadw/estimators/named.hpp>
 #include <hadw/layout.hpp>
-#include <hadw/reweight.hpp>
+#include <hadw/api/reweight.hpp>
 
 #include <cstdint>
 #include <span>

@@ -4,7 +4,7 @@
 
 #include <hadw/config.hpp>
 #include <hadw/error.hpp>
-#include <hadw/tokens.hpp>
+#include <hadw/api/tokens.hpp>
 
 #include <cmath>
 #include <cstdint>

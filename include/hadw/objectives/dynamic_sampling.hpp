@@ -5,7 +5,7 @@
 #include <hadw/config.hpp>
 #include <hadw/error.hpp>
 #include <hadw/layout.hpp>
-#include <hadw/stats.hpp>
+#include <hadw/stats/group.hpp>
 
 #include <cmath>
 #include <concepts>

@@ -6,7 +6,7 @@
 #include <hadw/objectives/aggregation.hpp>
 #include <hadw/objectives/clip.hpp>
 #include <hadw/objectives/ratio.hpp>
-#include <hadw/tokens.hpp>
+#include <hadw/api/tokens.hpp>
 
 #include <algorithm>
 #include <cmath>

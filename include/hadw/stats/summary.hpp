@@ -7,7 +7,7 @@
 
 #include <hadw/config.hpp>
 #include <hadw/detail/pack.hpp>
-#include <hadw/stats.hpp>
+#include <hadw/stats/group.hpp>
 
 #include <cmath>
 #include <cstdint>

@@ -5,7 +5,7 @@
 #include <hadw/error.hpp>
 #include <hadw/layout.hpp>
 #include <hadw/step/observation.hpp>
-#include <hadw/weighting.hpp>
+#include <hadw/weighting/phi.hpp>
 
 namespace hadw::detail {
 

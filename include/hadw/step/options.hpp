@@ -2,9 +2,9 @@
 #pragma once
 
 #include <hadw/error.hpp>
-#include <hadw/stats.hpp>
+#include <hadw/stats/group.hpp>
 #include <hadw/step/observation.hpp>
-#include <hadw/weighting.hpp>
+#include <hadw/weighting/phi.hpp>
 
 #include <cmath>
 #include <cstdint>

@@ -5,11 +5,11 @@
 // observe a batch and how they walk its groups.
 #pragma once
 
-#include <hadw/anchor.hpp>
+#include <hadw/anchor/anchor.hpp>
 #include <hadw/step/diagnostics.hpp>
 #include <hadw/step/observation.hpp>
 #include <hadw/step/options.hpp>
-#include <hadw/weighting.hpp>
+#include <hadw/weighting/phi.hpp>
 
 #include <optional>
 #include <type_traits>

@@ -21,7 +21,7 @@
 
 #include <hadw/error.hpp>
 #include <hadw/theory/binary.hpp>
-#include <hadw/weighting.hpp>
+#include <hadw/weighting/phi.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -47,7 +47,7 @@ inline void check_lambda(double lambda) {
                         "lambda_scale > 0 (finite) required, got ", lambda);
 }
 
-/// sum_k w_k (r - k/G) * phi(r - k/G, k/G - C, lambda): Phi from hadw/weighting.hpp itself, so the
+/// sum_k w_k (r - k/G) * phi(r - k/G, k/G - C, lambda): Phi from hadw/weighting/phi.hpp itself, so the
 /// theory checks the very function reweight() applies.
 [[nodiscard]] inline double weighted_advantage_sum(double p, int G, bool correct, double prior,
                                                    double lambda) {

@@ -4,13 +4,14 @@
 // backend/cpu.hpp; the HA-DW glue is step/step.hpp's hadw_step.
 #pragma once
 
-#include <hadw/backend/cpu.hpp>
+#include <hadw/backend/cpu/run.hpp>
+#include <hadw/backend/cpu/scan.hpp>
 #include <hadw/backend/tags.hpp>
-#include <hadw/batch_stats.hpp>
+#include <hadw/stats/batch.hpp>
 #include <hadw/error.hpp>
-#include <hadw/estimators.hpp>
+#include <hadw/estimators/named.hpp>
 #include <hadw/layout.hpp>
-#include <hadw/stats.hpp>
+#include <hadw/stats/group.hpp>
 #include <hadw/step/checks.hpp>
 #include <hadw/step/options.hpp>
 #include <hadw/step/step.hpp>

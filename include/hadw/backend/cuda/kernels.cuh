@@ -14,10 +14,10 @@
 
 #include <hadw/backend/cuda/layout.cuh>
 #include <hadw/backend/cuda/reduce.cuh>
-#include <hadw/estimate.hpp>
-#include <hadw/estimators.hpp>
-#include <hadw/stats.hpp>
-#include <hadw/weighting.hpp>
+#include <hadw/api/estimate.hpp>
+#include <hadw/estimators/named.hpp>
+#include <hadw/stats/group.hpp>
+#include <hadw/weighting/phi.hpp>
 
 #include <cuda_runtime.h>
 

@@ -3,8 +3,8 @@
 // block; no float atomics, so every run gives the same bits).
 #pragma once
 
-#include <hadw/batch_stats.hpp>
-#include <hadw/stats.hpp>
+#include <hadw/stats/batch.hpp>
+#include <hadw/stats/group.hpp>
 #include <hadw/step/diagnostics.hpp>
 #include <hadw/step/observation.hpp>
 

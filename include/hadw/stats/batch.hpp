@@ -1,7 +1,7 @@
 // Batch-level statistics for the estimators that normalise across the whole batch.
 #pragma once
 
-#include <hadw/stats.hpp>
+#include <hadw/stats/group.hpp>
 
 #include <algorithm>
 #include <cstdint>

@@ -4,9 +4,9 @@
 
 #include <hadw/backend/cpu/entry.hpp>
 #include <hadw/backend/tags.hpp>
-#include <hadw/estimate.hpp>
-#include <hadw/reweight.hpp>
-#include <hadw/tokens.hpp>
+#include <hadw/api/estimate.hpp>
+#include <hadw/api/reweight.hpp>
+#include <hadw/api/tokens.hpp>
 
 #include <concepts>
 #include <cstdint>

@@ -2,7 +2,7 @@
 // options and shapes, then dispatches on the backend tag (backend::cpu when none is given).
 #pragma once
 
-#include <hadw/anchor.hpp>
+#include <hadw/anchor/anchor.hpp>
 #include <hadw/backend/cpu/entry.hpp>
 #include <hadw/backend/tags.hpp>
 #include <hadw/error.hpp>

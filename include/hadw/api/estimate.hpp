@@ -6,7 +6,7 @@
 #include <hadw/backend/cpu/entry.hpp>
 #include <hadw/backend/tags.hpp>
 #include <hadw/error.hpp>
-#include <hadw/estimators.hpp>
+#include <hadw/estimators/named.hpp>
 #include <hadw/layout.hpp>
 
 #include <concepts>

@@ -1,7 +1,7 @@
 // Peer presets: the options that make hadw reproduce each trainer's numbers to float rounding.
 #pragma once
 
-#include <hadw/estimators.hpp>
+#include <hadw/estimators/named.hpp>
 
 namespace hadw::compat {
 

@@ -4,7 +4,7 @@
 
 #include <hadw/concepts.hpp>
 #include <hadw/error.hpp>
-#include <hadw/state.hpp>
+#include <hadw/anchor/state.hpp>
 
 #include <algorithm>
 #include <cmath>

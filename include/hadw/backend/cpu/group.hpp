@@ -1,0 +1,195 @@
+// One group at a time through every active stage of a CPU step: statistics -> advantages ->
+// HA-DW weights -> token rows. The per-element formulas are the shared ones (compute_group_stats,
+// the policies, phi); this file only decides how a group is walked.
+#pragma once
+
+#include <hadw/backend/cpu/readers.hpp>
+#include <hadw/detail/pack.hpp>
+#include <hadw/estimators/rules.hpp>
+#include <hadw/stats/batch.hpp>
+#include <hadw/stats/group.hpp>
+#include <hadw/step/diagnostics.hpp>
+#include <hadw/step/step.hpp>
+#include <hadw/weighting/phi.hpp>
+
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <type_traits>
+#include <utility>
+
+namespace hadw::detail::cpu {
+
+// ---------------------------------------------------------------------------------------------
+// The step: estimator -> HA-DW weight -> token rows, one group at a time
+
+/// No estimator stage: the advantages are read from the caller's buffer (hadw::reweight).
+struct no_estimator {};
+/// No weighting stage (hadw::estimate).
+struct no_weighting {};
+
+/// Phi of one group for each sign of the advantage. Eq. 14-16 read Â only through sgn(Â), so
+/// three evaluations of the shared phi() give every response's weight bit for bit, and the
+/// exponential is paid per group instead of per response.
+template <class V = double>  // double, or a pack with one group per lane
+struct group_phi {
+  V neg = V{} + 1.0, zero = V{} + 1.0, pos = V{} + 1.0;
+  [[nodiscard]] V operator()(V a) const { return a > 0.0 ? pos : (a < 0.0 ? neg : zero); }
+};
+
+template <class Range>
+[[nodiscard]] group_phi<> make_group_phi(const weighting<Range>& w, double group_mean) {
+  if (w.warming_up) return {};
+  const double difficulty = history_difficulty(w.range.normalise(group_mean), w.belief);
+  return {phi(-1.0, difficulty, w.lambda_scale), phi(0.0, difficulty, w.lambda_scale),
+          phi(1.0, difficulty, w.lambda_scale)};
+}
+
+/// make_group_phi remembered by group mean, for one kernel call (one weighting stage) and one
+/// block of groups. Phi depends on a group only through its mean reward, and a batch has few
+/// distinct means (G + 1 with 0/1 rewards), so most groups reuse the exp() calls of an earlier
+/// one: a cache, not an approximation (the same input, so the same bits).
+struct phi_memo {
+  static constexpr int slots = 32;
+  bool used[slots] = {};
+  std::uint64_t key[slots];
+  group_phi<> value[slots];
+
+  template <class Range>
+  [[nodiscard]] group_phi<> operator()(const weighting<Range>& w, double group_mean) {
+    const auto bits = std::bit_cast<std::uint64_t>(group_mean);
+    const auto slot = static_cast<int>((bits * 0x9E3779B97F4A7C15ull) >> 59);  // Fibonacci hash
+    if (!used[slot] || key[slot] != bits) {
+      value[slot] = make_group_phi(w, group_mean);
+      key[slot] = bits;
+      used[slot] = true;
+    }
+    return value[slot];
+  }
+};
+
+/// estimator<>::advantage with the group-invariant scale s_k evaluated once per group.
+///
+/// advantage() is d == 0 ? 0 : d / s with d = baseline.deviation(...) and s = scale.scale(g, b);
+/// s depends on the group only, but an optimiser may not hoist it (it hides a sqrt and a
+/// division behind branches), which costs two divisions and a square root per response. Where
+/// s is positive and finite the hoisted form below is that expression exactly; anywhere else
+/// (s = 0 with eps = 0, NaN) the group falls back to calling advantage() per response, so the
+/// shared formula keeps the last word on the edge cases.
+template <class Est>
+struct group_advantage {
+  double s = 1.0;
+  bool hoisted = false;
+  group_advantage(const Est& est, const group_stats& g, const batch_stats& b)
+      : s(est.group_scale(g, b)), hoisted(s > 0.0 && s < INFINITY) {}
+  /// `bg`: the baseline's summary of g (Est::baseline_view), formed once per group.
+  template <class Summary>
+  [[nodiscard]] double operator()(const Est& est, const group_stats& g, const Summary& bg,
+                                  const batch_stats& b, double r, std::int64_t pos) const {
+    return hoisted ? of_deviation(est.baseline.deviation(bg, b, r, pos))
+                   : est.advantage(g, b, r, pos);
+  }
+  /// d == 0 ? 0 : d / s, of a double or per lane of a pack (GCC does not vectorise the scalar
+  /// loop: -ftrapping-math keeps the division behind the d == 0 branch).
+  template <class V>
+  [[nodiscard]] V of_deviation(V d) const {
+    const V q = d / s;
+    return d == 0.0 ? V{} : q;
+  }
+};
+
+/// The diagnostics of one group, or of many merged in group order (shared with CUDA).
+using step_partial = step_totals;
+
+/// Whether the step's group statistics must track argmax / second_max (Pass@k), or the median.
+template <class Est>
+[[nodiscard]] constexpr bool step_needs_extrema() {
+  if constexpr (std::is_same_v<Est, no_estimator>) return false;
+  else return Est::needs_extrema;
+}
+template <class Est>
+[[nodiscard]] constexpr bool step_needs_median() {
+  if constexpr (std::is_same_v<Est, no_estimator>) return false;
+  else return Est::needs_median;
+}
+
+/// The estimator stage of one group (its statistics `raw`): the advantages, written at their
+/// caller indices. Each is rounded to U, exactly as estimate() stores it.
+template <class Est, class Reader, class U>
+void write_advantages(const Est& est, const batch_stats& batch, const Reader& in,
+                      const group_stats& raw, std::int64_t begin, std::int64_t end, U* adv) {
+  const group_stats g = apply_singleton_rule(raw, est.singleton);
+  const bool zero_all = zeroed_by_rule(g, est.singleton);
+  const group_advantage<Est> advantage(est, g, batch);
+  const auto bg = Est::baseline_view(g);
+  if constexpr (is_dense_view<Reader>) {
+    if (advantage.hoisted && !zero_all) {  // branch-free; the division a pack at a time
+      const auto deviation = [&](std::int64_t j) {
+        return est.baseline.deviation(bg, batch, in.reward(j), j - begin);
+      };
+      std::int64_t j = begin;
+      for (; j + pack_width <= end; j += pack_width) {
+        const pack d = [&]<std::size_t... L>(std::index_sequence<L...>) {
+          return pack{deviation(j + static_cast<std::int64_t>(L))...};
+        }(std::make_index_sequence<pack_width>{});
+        store_pack(adv + j, advantage.of_deviation(d));
+      }
+      for (; j < end; ++j) adv[j] = static_cast<U>(advantage.of_deviation(deviation(j)));
+      return;
+    }
+  }
+  for (std::int64_t j = begin; j < end; ++j) {
+    const std::int64_t i = in.index(j);
+    adv[i] = (zero_all || !in.valid(i))
+                 ? U(0)
+                 : static_cast<U>(advantage(est, g, bg, batch, in.reward(i), j - begin));
+  }
+}
+
+/// The weighting stage of one response (caller index i): its advantage, as stored, times the
+/// Phi of its sign, rounded to U and stored, then its token row.
+template <bool Weighting, class Reader, class U, class Rows>
+void weigh_response(const group_phi<>& ph, const Reader& in, std::int64_t i, U* adv,
+                    const Rows& rows, step_partial& local) {
+  U a = adv[i];
+  if constexpr (Weighting) {
+    if (in.valid(i)) {
+      const auto x = static_cast<double>(a);
+      const double f = ph(x);
+      a = static_cast<U>(x * f);
+      local.add(f, x, static_cast<double>(a));
+      adv[i] = a;
+    }
+  }
+  rows(i, a);
+}
+
+/// One group through every active stage: statistics -> advantages -> weights -> token rows.
+/// Each response's advantage is rounded to U before it is weighted, exactly as when estimate()
+/// writes it and reweight() reads it back. The diagnostics are summed per group, then merged
+/// into `part` in group order.
+///
+/// The estimator, batch statistics and reader are taken by value: as locals they cannot alias
+/// the output, so the compiler hoists the group-invariant part of the advantage (the scale:
+/// sqrt, eps) out of the response loop instead of recomputing it per response.
+template <class Est, class W, class Reader, class U, class Rows>
+void step_group(const Est est, const batch_stats batch, const W w, const Reader in,
+                std::int64_t begin, std::int64_t end, U* adv, const Rows& rows,
+                phi_memo& memo, step_partial& part) {
+  constexpr bool estimating = !std::is_same_v<Est, no_estimator>;
+  constexpr bool weighting_on = !std::is_same_v<W, no_weighting>;
+  const group_stats raw =
+      compute_group_stats<step_needs_extrema<Est>(), step_needs_median<Est>()>(in, begin, end);
+  if constexpr (estimating) write_advantages(est, batch, in, raw, begin, end, adv);
+  if constexpr (weighting_on || Rows::active) {
+    group_phi<> ph;
+    if constexpr (weighting_on)
+      if (raw.count > 0) ph = memo(w, raw.mean);
+    step_partial local;
+    for (std::int64_t j = begin; j < end; ++j)
+      weigh_response<weighting_on>(ph, in, in.index(j), adv, rows, local);
+    if constexpr (weighting_on) part.merge(local);
+  }
+}
+
+}  // namespace hadw::detail::cpu

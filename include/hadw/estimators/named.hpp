@@ -1,0 +1,116 @@
+// The named estimators: aggregates with designated-initialiser options, each a composition of
+// policies. Defaults follow verl (the most used peer); hadw/estimators/compat.hpp pins each peer.
+#pragma once
+
+#include <hadw/estimators/estimator.hpp>
+#include <hadw/estimators/policies.hpp>
+#include <hadw/estimators/rules.hpp>
+
+namespace hadw {
+
+// ---------------------------------------------------------------------------------------------
+// Named estimators: aggregates with designated-initialiser options, each a composition.
+// Defaults follow verl (the most used peer); hadw::compat pins each peer's conventions.
+
+/// GRPO: (r - mean) / (std + eps). verl `grpo`, TRL scale_rewards="group", OpenRLHF group_norm.
+struct grpo {
+  double eps = 1e-6;
+  bool unbiased = true;
+  eps_placement eps_at = eps_placement::add_to_std;
+  singleton_rule singleton = singleton_rule::reject;
+  [[nodiscard]] constexpr auto policies() const {
+    return estimator<mean_baseline, group_std_scale>{
+        {}, {.eps = eps, .unbiased = unbiased, .eps_at = eps_at}, singleton};
+  }
+};
+
+/// Dr.GRPO: r - mean (no std normalisation). verl norm_adv_by_std_in_grpo=False, TRL "none".
+struct dr_grpo {
+  singleton_rule singleton = singleton_rule::reject;
+  [[nodiscard]] constexpr auto policies() const {
+    return estimator<mean_baseline, unit_scale>{{}, {}, singleton};
+  }
+};
+
+/// GRPO with the batch's std: (r - mean_k) / (std_batch + eps). `centred` = false takes the std of
+/// the raw rewards (TRL scale_rewards="batch"); true the std of r - mean_k.
+struct grpo_batch_std {
+  double eps = 1e-4;
+  bool unbiased = true;
+  bool centred = false;
+  eps_placement eps_at = eps_placement::add_to_std;
+  singleton_rule singleton = singleton_rule::reject;
+  [[nodiscard]] constexpr auto policies() const {
+    return estimator<mean_baseline, batch_std_scale>{
+        {},
+        {.eps = eps,
+         .unbiased = unbiased,
+         .eps_at = eps_at,
+         .source = centred ? batch_source::centred : batch_source::raw},
+        singleton};
+  }
+};
+
+/// RLOO: r - mean of the other responses. verl `rloo`, OpenRLHF `rloo`.
+struct rloo {
+  singleton_rule singleton = singleton_rule::reject;
+  [[nodiscard]] constexpr auto policies() const {
+    return estimator<leave_one_out_baseline, unit_scale>{{}, {}, singleton};
+  }
+};
+
+/// REINFORCE++-baseline: r - mean_k, then whitened over the batch: (c - mean_c) / sqrt(var_c + eps).
+/// With per-response lengths the whitening weighs each response by its token count, which is
+/// what verl's masked_whiten over [bs, L] computes.
+struct reinforce_pp_baseline {
+  double eps = 1e-8;
+  bool unbiased = true;
+  singleton_rule singleton = singleton_rule::reject;
+  [[nodiscard]] constexpr auto policies() const {
+    return estimator<batch_centred_baseline, batch_std_scale>{
+        {},
+        {.eps = eps,
+         .unbiased = unbiased,
+         .eps_at = eps_placement::add_to_var,
+         .source = batch_source::centred},
+        singleton,
+        false,
+        true};
+  }
+};
+
+/// OPO: r - length-weighted group mean (verl `opo`). Requires lengths.
+struct opo {
+  singleton_rule singleton = singleton_rule::reject;
+  [[nodiscard]] constexpr auto policies() const {
+    return estimator<length_weighted_baseline, unit_scale>{{}, {}, singleton, true};
+  }
+};
+
+/// GPG: alpha (r - mean) / f_norm, alpha = N / #non-zero rewards (verl `gpg`).
+struct gpg {
+  double f_norm = 1.0;
+  singleton_rule singleton = singleton_rule::reject;
+  [[nodiscard]] constexpr auto policies() const {
+    return estimator<mean_baseline, gpg_scale>{{}, {.f_norm = f_norm}, singleton};
+  }
+};
+
+/// Pass@k GRPO (verl `grpo_passk`): the best response gets (r_max - r_second) / (std + eps),
+/// all others 0; `normalise` = false drops the std.
+struct grpo_passk {
+  double eps = 1e-6;
+  bool unbiased = true;
+  bool normalise = true;
+  singleton_rule singleton = singleton_rule::reject;
+  [[nodiscard]] constexpr auto policies() const {
+    return estimator<pass_k_baseline, group_std_scale>{
+        {}, {.eps = eps, .unbiased = unbiased, .normalise = normalise}, singleton};
+  }
+};
+
+static_assert(estimator_like<grpo> && estimator_like<dr_grpo> && estimator_like<grpo_batch_std> &&
+              estimator_like<rloo> && estimator_like<reinforce_pp_baseline> &&
+              estimator_like<opo> && estimator_like<gpg> && estimator_like<grpo_passk>);
+
+}  // namespace hadw
