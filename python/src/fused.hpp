@@ -1,11 +1,11 @@
 // The fused step as Python calls it: estimate -> HA-DW reweight (-> token broadcast) in one C++
-// call (hadw/fused.hpp), validated before anything is written. The typed work is instantiated in
+// call (hadw/api/fused.hpp), validated before anything is written. The typed work is instantiated in
 // fused_f32.cpp and fused_f64.cpp, so the two halves compile in parallel.
 #pragma once
 
 #include "options.hpp"
 
-#include <hadw/fused.hpp>
+#include <hadw/api/fused.hpp>
 
 #include <cstdint>
 #include <span>

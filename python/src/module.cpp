@@ -391,7 +391,7 @@ void bind_estimator(nb::module_& m) {
       m, "Estimator",
       "A group-relative advantage estimator chosen by name: 'grpo', 'dr_grpo', 'grpo_batch_std', "
       "'rloo', 'reinforce_pp_baseline', 'opo', 'gpg', 'grpo_passk'. compat ('verl', 'trl', "
-      "'openrlhf') starts from that trainer's preset (hadw/compat.hpp); the named options "
+      "'openrlhf') starts from that trainer's preset (hadw/estimators/compat.hpp); the named options "
       "override it and must be options the estimator has.")
       .def(
           "__init__",
