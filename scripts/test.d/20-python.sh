@@ -1,31 +1,24 @@
 #!/usr/bin/env bash
 # The Python package: `pip install .` into a fresh virtual environment together with the peers it
-# is checked against (torch, verl, TRL, from PyPI), then pytest. HADW_REQUIRE_PEERS=1 turns a
-# missing peer into a failure: the cross-checks must run here, never skip.
+# is checked against (torch, verl, TRL, from PyPI: scripts/python-env.sh), then pytest.
+# HADW_REQUIRE_PEERS=1 turns a missing peer into a failure: the cross-checks must run here, never
+# skip.
 set -euo pipefail
 venv=build-python/venv
-rm -rf "$venv"
-python3 -m venv "$venv"
 py="$venv/bin/python"
 pip=("$py" -m pip install --quiet --disable-pip-version-check)
 
-# torch on the CPU. PyPI's Linux wheel links libtorch_cuda against the nvidia-* CUDA libraries,
-# so `pip install --no-deps torch` cannot be imported (libcufile.so.0 missing); its declared
-# dependencies are needed even without a GPU (about 3 GB to download, about 1 minute here).
-"${pip[@]}" "torch==2.15.0" numpy pytest
-
-# The peers, at the versions the cross-checks were written against. Their own dependency lists
-# pull in a whole training stack (ray[default], vllm-facing extras, wandb, ...): install them
-# --no-deps, plus the modules that importing verl.trainer.ppo.core_algos and
-# trl.trainer.grpo_trainer needs.
-"${pip[@]}" --no-deps "verl==0.9.1" "trl==1.16.0"
-"${pip[@]}" packaging ray omegaconf codetiming orjson "tensordict>=0.8,<=0.10.0,!=0.9.0" \
-  "transformers>=5.5.3,<5.11,!=5.6.0" accelerate datasets pandas tokenizers
-# What importing verl's trainer modules needs beyond that, for the trainer tests: the legacy
-# verl.trainer.ppo.ray_trainer (compute_advantage, RayPPOTrainer), then the v1 PPOTrainer (verl
-# 0.9's default trainer).
-"${pip[@]}" torchdata pillow peft cachetools uvicorn fastapi starlette opentelemetry-api
-"${pip[@]}" transferqueue pyzmq msgspec hydra-core aiohttp
+# The environment: scripts/test.sh builds it in the background (env.started holds that job's pid);
+# run alone, or if that job is gone without a result, this stage builds it now.
+ready=no
+if [[ -f build-python/env.started ]]; then
+  pid="$(cat build-python/env.started)"
+  while [[ ! -f build-python/env.status ]] && kill -0 "$pid" 2>/dev/null; do sleep 2; done
+  rm -f build-python/env.started
+  cat build-python/env.log 2>/dev/null || true
+  [[ "$(cat build-python/env.status 2>/dev/null)" == 0 ]] && ready=yes
+fi
+[[ "$ready" == yes ]] || bash scripts/python-env.sh
 
 # The package itself, as a user installs it.
 CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" "${pip[@]}" .
