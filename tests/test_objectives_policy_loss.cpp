@@ -512,8 +512,8 @@ TEST_CASE("a log-ratio exactly at +-20 and a GSPO log-ratio exactly at 10 pass n
   std::vector<double> g(2, 7.0);
   const hadw::gspo_objective gspo{};
   const auto r = hadw::policy_loss(
-      gspo, hadw::policy_batch<double>{.logp = lp, .old_logp = old, .advantages = adv,
-                                       .row_length = 2},
+      gspo,
+      hadw::policy_batch<double>{.logp = lp, .old_logp = old, .advantages = adv, .row_length = 2},
       std::span<double>(g));
   CHECK(r.ratio_max == std::exp(10.0));
   CHECK(r.loss == std::exp(10.0));
@@ -521,10 +521,10 @@ TEST_CASE("a log-ratio exactly at +-20 and a GSPO log-ratio exactly at 10 pass n
   CHECK(g[1] == 0.0);
   // Just below 10 the gradient is verl's stand-in: w * (-A) * s with w = 1/2.
   const std::vector<double> lp2 = {-0.5 - 1e-9, -1.5};
-  hadw::policy_loss(gspo,
-                    hadw::policy_batch<double>{.logp = lp2, .old_logp = old, .advantages = adv,
-                                               .row_length = 2},
-                    std::span<double>(g));
+  hadw::policy_loss(
+      gspo,
+      hadw::policy_batch<double>{.logp = lp2, .old_logp = old, .advantages = adv, .row_length = 2},
+      std::span<double>(g));
   CHECK(g[0] == Approx(0.5 * std::exp(10.0 - 0.5e-9)).epsilon(1e-15));
 }
 
@@ -532,8 +532,8 @@ TEST_CASE("float inputs: a ratio that rounds onto 1.2f is on the bound, as in a 
           "[objectives][policy_loss][boundary][precision]") {
   // Find float log-probabilities whose double ratio is off 1.2 but rounds to 1.2f.
   float lp = static_cast<float>(std::log(1.2));
-  for (int k = 0; k < 64 && (static_cast<float>(std::exp(double(lp))) != 1.2f ||
-                             std::exp(double(lp)) == 1.2);
+  for (int k = 0;
+       k < 64 && (static_cast<float>(std::exp(double(lp))) != 1.2f || std::exp(double(lp)) == 1.2);
        ++k)
     lp = std::nextafter(lp, 1.0f);
   const double r = std::exp(static_cast<double>(lp));

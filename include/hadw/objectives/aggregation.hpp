@@ -74,8 +74,9 @@ enum class loss_agg : std::uint8_t {
 /// loss_scale_factor is C, the padded length by default) and TRL's "dr_grpo" (S = the batch
 /// size, C = max_completion_length).
 ///
-/// seq_mean_token_mean divides each row by n_i; verl's agg_loss divides by n_i + 1e-8 (a relative
-/// difference of 1e-8 / n_i), TRL's "grpo" loss by n_i, as hadw.
+/// seq_mean_token_mean divides each row by n_i, as TRL's "grpo" loss and verl's agg_loss with
+/// the bool response_mask verl's actor passes (its n_i + 1e-8 is then a float32 sum, exactly n_i;
+/// with a floating-point mask verl's row means are smaller by n_i / (n_i + 1e-8)).
 struct aggregation {
   loss_agg mode = loss_agg::token_mean;
   /// C of seq_mean_token_sum_norm (> 0 required there; e.g. the maximum response length, which
