@@ -149,9 +149,14 @@ TEST_CASE("no valid token gives loss 0 in every mode, as TRL (verl 0.9.1: NaN bu
           "[objectives][aggregation]") {
   const std::vector<double> loss = {1, 2, 3, 4};
   const std::vector<std::uint8_t> mask(4, 0);
-  for (auto mode : all_modes)
+  for (auto mode : all_modes) {
     CHECK(hadw::aggregate_loss(std::span<const double>(loss), std::span<const std::uint8_t>(mask),
                                2, {.mode = mode, .normaliser = 4}) == 0.0);
+    // A rank whose slice is all masked, with the step's global counts: 0 / T, as verl too.
+    CHECK(hadw::aggregate_loss(
+              std::span<const double>(loss), std::span<const std::uint8_t>(mask), 2,
+              {.mode = mode, .normaliser = 4, .global_tokens = 7, .global_sequences = 3}) == 0.0);
+  }
   const std::vector<double> empty;
   CHECK(hadw::aggregate_loss(std::span<const double>(empty), std::span<const std::uint8_t>(), 4,
                              {}) == 0.0);

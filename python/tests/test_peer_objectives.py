@@ -88,7 +88,9 @@ class Case:
         self.mask = np.asarray(self.mask, dtype=bool)
 
     def adv_tokens(self):
-        return self.adv if self.adv.ndim == 2 else np.repeat(self.adv[:, None], self.logp.shape[1], 1)
+        if self.adv.ndim == 2:
+            return self.adv
+        return np.repeat(self.adv[:, None], self.logp.shape[1], 1)
 
 
 def _hex(a):
@@ -142,7 +144,7 @@ def verl_policy_loss(case, loss_agg_mode=None):
                        response_mask=torch.tensor(case.mask),  # verl's actor passes a bool mask
                        loss_agg_mode=loss_agg_mode or case.mode, config=cfg)
     loss.backward()
-    return float(loss), lp.grad.to(torch.float64).numpy(), metrics
+    return loss.detach().item(), lp.grad.to(torch.float64).numpy(), metrics
 
 
 class _TRLStandIn:
@@ -193,7 +195,7 @@ def trl_policy_loss(case, loss_type):
     self = _TRLStandIn(loss_type, level, case.low, case.high, lp, case.C)
     loss = grpo_trainer.GRPOTrainer._compute_loss(self, None, inputs)
     loss.backward()
-    return float(loss), lp.grad.to(torch.float64).numpy()
+    return loss.detach().item(), lp.grad.to(torch.float64).numpy()
 
 
 # ------------------------------------------------------------------------------------------
@@ -230,7 +232,7 @@ def token_case(rng, name, dtype="f64", N=7, L=11, per_token=False, empty_row=Tru
     lengths[0] = L
     mask = np.arange(L)[None, :] < lengths[:, None]
     mask &= rng.random((N, L)) > 0.1  # holes as well as right padding
-    mask[0, 0] = True
+    mask[:, 0] = True  # every row a sequence, but for the empty one below
     if empty_row:
         mask[-1] = False  # a fully masked row: not a sequence
     adv = rng.uniform(-2, 2, (N, L) if per_token else N)
@@ -447,6 +449,11 @@ def test_all_masked_batch_is_nan_in_verl_and_zero_in_hadw_and_trl(driver, rng):
     for loss_type in TRL_MODES:
         assert trl_policy_loss(Case("m", "token", "f64", base.logp, base.old, base.adv,
                                     np.zeros((3, 4)), C=4.0), loss_type)[0] == 0.0
+    # With the global batch's counts (a data-parallel rank whose slice is all masked): 0 / T.
+    loss_mat, no_token = torch.ones(3, 4, dtype=torch.float64), torch.zeros(3, 4, dtype=torch.bool)
+    for m in VERL_MODES:
+        assert float(core_algos.agg_loss(loss_mat, no_token, m, batch_num_tokens=7,
+                                         global_batch_size=3)) == 0.0, m
 
 
 def test_verl_seq_mean_token_sum_norm_divides_by_the_sequence_count(driver, rng):
@@ -493,3 +500,16 @@ def test_verl_row_means_are_exact_with_the_bool_mask_its_actor_passes(rng):
     assert bool_mask == pytest.approx(exact, rel=1e-15)
     assert float_mask == pytest.approx(float((rows / (n + 1e-8)).mean()), rel=1e-15)
     assert float_mask != pytest.approx(exact, rel=1e-12)
+
+
+def test_trl_averages_over_every_row_hadw_and_verl_over_non_empty_ones(driver, rng):
+    """TRL's "grpo" and "dr_grpo" losses divide by N (fully masked rows included), hadw and verl
+    by S, the non-empty rows: with one empty row of N, TRL's loss is hadw's times S / N."""
+    cases = [token_case(rng, "grpo", mode="seq-mean-token-mean"),
+             token_case(rng, "dr_grpo", mode="seq-mean-token-sum-norm", C=11.0)]
+    for c in run_hadw(driver, cases):
+        N, S = c.mask.shape[0], c.hadw["sequences"]
+        assert S == N - 1
+        loss, grad = trl_policy_loss(c, c.name)
+        close(c.hadw["loss"] * S / N, loss, what=c.name)
+        close(c.hadw["grad"] * S / N, grad, what=c.name)
