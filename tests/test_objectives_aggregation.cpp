@@ -78,16 +78,17 @@ TEST_CASE("aggregation modes give the issue's hand values", "[objectives][aggreg
         Approx(0.3).epsilon(1e-15));
 }
 
-TEST_CASE("verl's seq-mean-token-sum-norm is S times Dr. GRPO's sequence mean",
+TEST_CASE("verl's seq-mean-token-sum-norm divides by S and C: Dr. GRPO's sequence mean",
           "[objectives][aggregation][verl]") {
-  // verl's agg_loss returns sum_{i,t} l / C = 4.5 / 5 = 0.9, without the 1/S (S = 3 here).
+  // verl 0.9.1's agg_loss: masked_sum(row sums, non-empty rows) / global_batch_size (S = 3) /
+  // loss_scale_factor (C = 5) = 4.5 / 3 / 5 (python/tests/test_peer_objectives.py runs it).
   const double hadw_value =
       agg_hand({.mode = hadw::loss_agg::seq_mean_token_sum_norm, .normaliser = 5});
   double verl_value = 0;
   for (std::size_t k = 0; k < hand_loss.size(); ++k) verl_value += hand_loss[k] * hand_mask[k];
-  verl_value /= 5;
-  CHECK(verl_value == Approx(0.9));
-  CHECK(3 * hadw_value == Approx(verl_value).epsilon(1e-15));
+  verl_value = verl_value / 3 / 5;
+  CHECK(verl_value == Approx(0.3));
+  CHECK(hadw_value == Approx(verl_value).epsilon(1e-15));
 }
 
 TEST_CASE("lengths and the equivalent mask aggregate identically", "[objectives][aggregation]") {
@@ -144,12 +145,18 @@ TEST_CASE("a fully masked row is not a sequence", "[objectives][aggregation]") {
   CHECK(agg(hadw::loss_agg::token_mean) == Approx(2.0));            // 6 / 3
 }
 
-TEST_CASE("no valid token gives loss 0 in every mode, as verl", "[objectives][aggregation]") {
+TEST_CASE("no valid token gives loss 0 in every mode, as TRL (verl 0.9.1: NaN but in token-sum)",
+          "[objectives][aggregation]") {
   const std::vector<double> loss = {1, 2, 3, 4};
   const std::vector<std::uint8_t> mask(4, 0);
-  for (auto mode : all_modes)
+  for (auto mode : all_modes) {
     CHECK(hadw::aggregate_loss(std::span<const double>(loss), std::span<const std::uint8_t>(mask),
                                2, {.mode = mode, .normaliser = 4}) == 0.0);
+    // A rank whose slice is all masked, with the step's global counts: 0 / T, as verl too.
+    CHECK(hadw::aggregate_loss(
+              std::span<const double>(loss), std::span<const std::uint8_t>(mask), 2,
+              {.mode = mode, .normaliser = 4, .global_tokens = 7, .global_sequences = 3}) == 0.0);
+  }
   const std::vector<double> empty;
   CHECK(hadw::aggregate_loss(std::span<const double>(empty), std::span<const std::uint8_t>(), 4,
                              {}) == 0.0);

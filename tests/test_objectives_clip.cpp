@@ -39,10 +39,12 @@ TEST_CASE("a positive advantage is clipped exactly when the ratio crosses 1 + ep
   const double A = 1.5;
   const double hi = clip.upper_bound();
 
+  // On the bound: not counted (strict >, as verl); the branches of torch.maximum tie and split
+  // the gradient, and torch.clamp passes none on its bound: -A/2 + 0.
   const auto at = hadw::clipped_surrogate(hi, A, clip);
-  CHECK_FALSE(at.clipped);  // on the bound: not counted (strict >, as verl)
+  CHECK_FALSE(at.clipped);
   CHECK(at.loss == -A * hi);
-  CHECK(at.dloss_dratio == -A);  // torch.clamp passes the gradient at its bounds
+  CHECK(at.dloss_dratio == -A / 2);
 
   const auto below = hadw::clipped_surrogate(std::nextafter(hi, 0.0), A, clip);
   CHECK_FALSE(below.clipped);
@@ -68,7 +70,8 @@ TEST_CASE("a negative advantage is clipped exactly when the ratio crosses 1 - ep
 
   const auto at = hadw::clipped_surrogate(lo, A, clip);
   CHECK_FALSE(at.clipped);
-  CHECK(at.dloss_dratio == -A);
+  CHECK(at.loss == -A * lo);
+  CHECK(at.dloss_dratio == -A / 2);  // the tie, with no gradient through the clamp on its bound
 
   const auto above = hadw::clipped_surrogate(std::nextafter(lo, inf), A, clip);
   CHECK_FALSE(above.clipped);
@@ -91,12 +94,16 @@ TEST_CASE("GRPO's symmetric clip and DAPO's clip-higher agree up to 1 + 0.2 and 
   const hadw::clip_range grpo{.low = 0.2, .high = 0.2};
   const hadw::clip_range dapo{.low = 0.2, .high = 0.28};
   for (double A : {1.0, -1.0})
-    for (double r : {0.5, 0.7, 0.85, 1.0, 1.1, 1.2}) {
+    for (double r : {0.5, 0.7, 0.8, 0.85, 1.0, 1.1, 1.19}) {
       const auto g = hadw::clipped_surrogate(r, A, grpo), d = hadw::clipped_surrogate(r, A, dapo);
       CHECK(g.loss == d.loss);
       CHECK(g.dloss_dratio == d.dloss_dratio);
       CHECK(g.clipped == d.clipped);
     }
+  // 1.2 is GRPO's bound (half the gradient, either sign of A) and inside DAPO's range.
+  CHECK(hadw::clipped_surrogate(1.2, 1.0, grpo).dloss_dratio == -0.5);
+  CHECK(hadw::clipped_surrogate(1.2, -1.0, grpo).dloss_dratio == 0.5);
+  CHECK(hadw::clipped_surrogate(1.2, 1.0, dapo).dloss_dratio == -1.0);
   // Between 1.2 and 1.28 a positive advantage still learns under DAPO only.
   CHECK(hadw::clipped_surrogate(1.25, 1.0, grpo).clipped);
   CHECK(hadw::clipped_surrogate(1.25, 1.0, grpo).dloss_dratio == 0.0);
@@ -105,6 +112,43 @@ TEST_CASE("GRPO's symmetric clip and DAPO's clip-higher agree up to 1 + 0.2 and 
   // Above, both are clipped, each at its own bound.
   CHECK(hadw::clipped_surrogate(1.5, 1.0, grpo).loss == -(1.0 + 0.2));
   CHECK(hadw::clipped_surrogate(1.5, 1.0, dapo).loss == -(1.0 + 0.28));
+}
+
+TEST_CASE("a negative advantage exactly on the upper bound also gets half the gradient",
+          "[objectives][clip][boundary]") {
+  // torch.maximum ties whenever clamp(r) == r, and the clamp passes nothing on its bound: verl's
+  // gradient is -A/2 there whatever the sign of A, although A < 0 is never clipped above.
+  const hadw::clip_range clip{.low = 0.2, .high = 0.28};
+  const auto s = hadw::clipped_surrogate(clip.upper_bound(), -2.0, clip);
+  CHECK_FALSE(s.clipped);
+  CHECK(s.loss == 2.0 * clip.upper_bound());
+  CHECK(s.dloss_dratio == 1.0);
+  const auto t = hadw::clipped_surrogate(clip.lower_bound(), 2.0, clip);
+  CHECK(t.dloss_dratio == -1.0);
+}
+
+TEST_CASE("in float precision a ratio that rounds onto a bound is on the bound",
+          "[objectives][clip][boundary][precision]") {
+  // A float32 batch: torch compares the float32 ratio with float32(1 + high). A double ratio a
+  // little off 1.2 that rounds to 1.2f is on the bound there: half the gradient, not clipped.
+  const hadw::clip_range clip{};
+  const double hi_f = static_cast<float>(clip.upper_bound());
+  for (double r : {std::nextafter(hi_f, 0.0), std::nextafter(hi_f, 2.0), clip.upper_bound()}) {
+    REQUIRE(static_cast<float>(r) == static_cast<float>(clip.upper_bound()));
+    const auto f = hadw::clipped_surrogate<float>(r, 1.0, clip);
+    CHECK_FALSE(f.clipped);
+    CHECK(f.dloss_dratio == -0.5);
+    CHECK(f.loss == std::max(-r, -clip.upper_bound()));  // the value is verl's in float64
+  }
+  // In double the same ratios are inside, outside and on the bound.
+  CHECK(hadw::clipped_surrogate(clip.upper_bound() - 1e-12, 1.0, clip).dloss_dratio == -1.0);
+  CHECK(hadw::clipped_surrogate(clip.upper_bound() + 1e-12, 1.0, clip).dloss_dratio == 0.0);
+  // The lower bound, A < 0.
+  const double lo = clip.lower_bound();
+  const auto f = hadw::clipped_surrogate<float>(lo + 1e-12, -1.0, clip);
+  CHECK(f.dloss_dratio == 0.5);
+  CHECK(hadw::clipped_surrogate<float>(lo - 1e-6, -1.0, clip).dloss_dratio == 0.0);
+  CHECK(hadw::clipped_surrogate<float>(lo - 1e-6, -1.0, clip).clipped);
 }
 
 TEST_CASE("dual-clip bounds the loss of negative advantages at -A c", "[objectives][clip][dual]") {
@@ -200,8 +244,26 @@ TEST_CASE("the token ratio is exp of the log-ratio, clamped to +-20 with no grad
   const auto small = hadw::token_ratio(-25.0, 0.0);
   CHECK(small.ratio == std::exp(-20.0));
   CHECK(small.dratio_dlogp == 0.0);
-  const auto edge = hadw::token_ratio(0.0, -20.0);  // on the bound: gradient passes
-  CHECK(edge.dratio_dlogp == edge.ratio);
+  // On a bound torch.clamp passes no gradient (verl: d loss / d logp = 0 at log-ratio +-20).
+  const auto edge = hadw::token_ratio(0.0, -20.0);
+  CHECK(edge.ratio == std::exp(20.0));
+  CHECK(edge.dratio_dlogp == 0.0);
+  CHECK(hadw::token_ratio(-20.0, 0.0).dratio_dlogp == 0.0);
+  const auto inside = hadw::token_ratio(std::nextafter(20.0, 0.0), 0.0);
+  CHECK(inside.dratio_dlogp == inside.ratio);
+}
+
+TEST_CASE("in float precision a log-ratio that rounds onto +-20 is on the clamp's bound",
+          "[objectives][ratio][precision]") {
+  // 20 - 2^-30 is below 20 in double but rounds to 20.0f: a float32 tensor holds 20 exactly.
+  const double d = 20.0 - std::ldexp(1.0, -30);
+  REQUIRE(static_cast<float>(d) == 20.0f);
+  const auto as_double = hadw::token_ratio<double>(d, 0.0);
+  const auto as_float = hadw::token_ratio<float>(d, 0.0);
+  CHECK(as_double.dratio_dlogp == as_double.ratio);
+  CHECK(as_float.dratio_dlogp == 0.0);
+  CHECK(as_float.ratio == as_double.ratio);  // the value stays in double
+  CHECK(hadw::token_ratio<float>(-d, 0.0).dratio_dlogp == 0.0);
 }
 
 TEST_CASE("the sequence ratio is exp of the mean log-ratio, clamped at 10 from above",
@@ -214,4 +276,12 @@ TEST_CASE("the sequence ratio is exp of the mean log-ratio, clamped at 10 from a
   CHECK(big.dratio_dlogp == 0.0);
   // No lower clamp (verl clamps log s_i with max=10 only).
   CHECK(hadw::sequence_ratio(-30.0).ratio == std::exp(-30.0));
+  CHECK(hadw::sequence_ratio(-30.0).dratio_dlogp == std::exp(-30.0));
+  // Exactly on the bound: torch.clamp(max=10) passes no gradient.
+  const auto at = hadw::sequence_ratio(10.0);
+  CHECK(at.ratio == std::exp(10.0));
+  CHECK(at.dratio_dlogp == 0.0);
+  const double below = std::nextafter(10.0, 0.0);
+  CHECK(hadw::sequence_ratio(below).dratio_dlogp == std::exp(below));
+  CHECK(hadw::sequence_ratio<float>(below).dratio_dlogp == 0.0);  // 10.0f in float
 }

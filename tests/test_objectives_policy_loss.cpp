@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <random>
 #include <span>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -82,7 +83,7 @@ ref_result reference(const batch_data& b, const std::vector<double>& logp,
       r.rmin = std::min(r.rmin, ratio[k]);
       r.rmax = std::max(r.rmax, ratio[k]);
       r.k1 += cfg.sequence ? -lr : -nak;
-      r.k3 += std::exp(nak) - 1 - nak;
+      r.k3 += std::clamp(std::exp(nak) - 1 - nak, -10.0, 10.0);  // verl's low_var_kl
     }
   }
   // agg_loss
@@ -448,6 +449,119 @@ TEST_CASE("through the full API, DAPO clips exactly where the ratio crosses 1 - 
           1.0);
     CHECK(g == 0.0);
   }
+}
+
+namespace {
+
+// One valid token (a [1, 1] batch): the loss, diagnostics and d loss / d logp.
+template <class T, class O>
+std::pair<hadw::policy_loss_result, T> one_token(const O& o, T logp, T old_logp, T adv) {
+  T g = 7;
+  const hadw::policy_batch<T> pb{.logp = std::span<const T>(&logp, 1),
+                                 .old_logp = std::span<const T>(&old_logp, 1),
+                                 .advantages = std::span<const T>(&adv, 1),
+                                 .row_length = 1};
+  const auto r = hadw::policy_loss(o, pb, std::span<T>(&g, 1));
+  return {r, g};
+}
+
+// A log-probability x near `guess` with exp(x) == target exactly (the ratio on a bound).
+double log_onto(double target, double guess) {
+  double x = guess;
+  for (int k = 0; k < 64 && std::exp(x) != target; ++k)
+    x = std::nextafter(x, std::exp(x) < target ? 1.0 : -1.0);
+  return x;
+}
+
+}  // namespace
+
+TEST_CASE("a ratio exactly on a clip bound gets half the gradient, as verl under torch autograd",
+          "[objectives][policy_loss][boundary]") {
+  // torch.maximum(-A r, -A clamp(r)) ties on the bound and splits the gradient; the clamp passes
+  // none there. verl 0.9.1: d loss / d logp = -0.5 * 1.2 = -0.6 at r = 1.2, A = 1.
+  const double up = log_onto(1.2, std::log(1.2));
+  REQUIRE(std::exp(up) == 1.2);
+  const auto [r, g] = one_token(hadw::grpo_objective{}, up, 0.0, 1.0);
+  CHECK(g == -0.6);
+  CHECK(r.loss == -1.2);
+  CHECK(r.clip_fraction == 0.0);
+  CHECK(one_token(hadw::grpo_objective{}, up, 0.0, -1.0).second == 0.6);  // either sign of A
+  CHECK(one_token(hadw::dapo_objective{}, up, 0.0, 1.0).second == -1.2);  // inside DAPO's range
+
+  const double down = log_onto(0.8, std::log(0.8));
+  REQUIRE(std::exp(down) == 0.8);
+  const auto [rl, gl] = one_token(hadw::dapo_objective{}, down, 0.0, -1.0);
+  CHECK(gl == 0.4);
+  CHECK(rl.loss == 0.8);
+  CHECK(rl.clip_fraction == 0.0);
+}
+
+TEST_CASE("a log-ratio exactly at +-20 and a GSPO log-ratio exactly at 10 pass no gradient",
+          "[objectives][policy_loss][boundary]") {
+  // The unclipped branch is active (A < 0 above, A > 0 below), so only the clamp stops it.
+  const hadw::grpo_objective grpo{};
+  const auto [r_up, g_up] = one_token(grpo, 0.0, -20.0, -1.0);
+  CHECK(r_up.loss == std::exp(20.0));
+  CHECK(g_up == 0.0);
+  CHECK(one_token(grpo, -20.0, 0.0, 1.0).second == 0.0);
+  const double in = std::nextafter(20.0, 0.0);
+  CHECK(one_token(grpo, 0.0, -in, -1.0).second == std::exp(in));
+
+  // GSPO: two tokens with log-ratio 10 each (exact in binary), so m_i = 10 exactly.
+  const std::vector<double> lp = {-0.5, -1.5}, old = {-10.5, -11.5}, adv = {-1.0};
+  std::vector<double> g(2, 7.0);
+  const hadw::gspo_objective gspo{};
+  const auto r = hadw::policy_loss(
+      gspo,
+      hadw::policy_batch<double>{.logp = lp, .old_logp = old, .advantages = adv, .row_length = 2},
+      std::span<double>(g));
+  CHECK(r.ratio_max == std::exp(10.0));
+  CHECK(r.loss == std::exp(10.0));
+  CHECK(g[0] == 0.0);
+  CHECK(g[1] == 0.0);
+  // Just below 10 the gradient is verl's stand-in: w * (-A) * s with w = 1/2.
+  const std::vector<double> lp2 = {-0.5 - 1e-9, -1.5};
+  hadw::policy_loss(
+      gspo,
+      hadw::policy_batch<double>{.logp = lp2, .old_logp = old, .advantages = adv, .row_length = 2},
+      std::span<double>(g));
+  CHECK(g[0] == Approx(0.5 * std::exp(10.0 - 0.5e-9)).epsilon(1e-15));
+}
+
+TEST_CASE("float inputs: a ratio that rounds onto 1.2f is on the bound, as in a float32 tensor",
+          "[objectives][policy_loss][boundary][precision]") {
+  // Find float log-probabilities whose double ratio is off 1.2 but rounds to 1.2f.
+  float lp = static_cast<float>(std::log(1.2));
+  for (int k = 0;
+       k < 64 && (static_cast<float>(std::exp(double(lp))) != 1.2f || std::exp(double(lp)) == 1.2);
+       ++k)
+    lp = std::nextafter(lp, 1.0f);
+  const double r = std::exp(static_cast<double>(lp));
+  REQUIRE(static_cast<float>(r) == 1.2f);
+  REQUIRE(r != 1.2);
+  const auto [res, g] = one_token(hadw::grpo_objective{}, lp, 0.0f, 1.0f);
+  CHECK(g == static_cast<float>(-0.5 * r));
+  CHECK(res.clip_fraction == 0.0);
+  // The same values in double are strictly inside or outside the range: no tie there.
+  const auto [res_d, g_d] = one_token(hadw::grpo_objective{}, double(lp), 0.0, 1.0);
+  CHECK(g_d == (r < 1.2 ? -r : 0.0));
+  CHECK(res_d.clip_fraction == (r < 1.2 ? 0.0 : 1.0));
+  // A float log-ratio of 20 (from 25 - 5) is on the log-ratio clamp's bound.
+  CHECK(one_token(hadw::grpo_objective{}, 25.0f, 5.0f, -1.0f).second == 0.0f);
+}
+
+TEST_CASE("the k3 diagnostic is verl's low_var_kl, clamped to [-10, 10] per token",
+          "[objectives][policy_loss][diagnostics]") {
+  // Log-ratios 2 (k3 = e^2 - 3, under the bound), 5 and -15 (over it), 25 (clamped to 20 first).
+  const std::vector<double> d = {2.0, 5.0, -15.0, 25.0};
+  std::vector<double> lp(d.size()), old(d.size(), -1.0), adv(d.size(), 0.5);
+  for (std::size_t k = 0; k < d.size(); ++k) lp[k] = old[k] + d[k];
+  const auto r = hadw::policy_loss(
+      hadw::dapo_objective{},
+      hadw::policy_batch<double>{.logp = lp, .old_logp = old, .advantages = adv, .row_length = 1});
+  const double first = std::exp(2.0) - 1.0 - 2.0;
+  CHECK(first < 10.0);
+  CHECK(r.approx_kl_k3 == Approx((first + 10.0 + 10.0 + 10.0) / 4).epsilon(1e-15));
 }
 
 TEST_CASE("HA-DW weights scale each response's loss terms and gradient by Phi and clip nothing new",

@@ -69,12 +69,14 @@ enum class loss_agg : std::uint8_t {
 /// This is verl's agg_loss(..., dp_size, batch_num_tokens, global_batch_size). With a summing
 /// all-reduce, or with gradient accumulation over micro-batches of one rank, keep dp_size = 1.
 ///
-/// seq_mean_token_sum_norm: hadw follows the and Dr. GRPO's definition,
-/// (1/S) sum_i sum_t l / C (Dr. GRPO's (1/G) sum_i sum_t with the constant generation budget C
-/// in place of |o_i|), which gives the hand value. verl's agg_loss computes
-/// sum_{i,t} l / C without the 1/S, i.e. S times hadw's value (and gradient); under verl's
-/// micro-batching (loss scaled by 1/gradient_accumulation, averaged over ranks) the two differ
-/// by the constant micro-batch size only.
+/// seq_mean_token_sum_norm is Dr. GRPO's (1/G) sum_i sum_t l / C, the constant generation budget C
+/// in place of |o_i|: (1/S) sum_i sum_t l / C, exactly verl 0.9.1's agg_loss (its
+/// loss_scale_factor is C, the padded length by default) and TRL's "dr_grpo" (S = the batch
+/// size, C = max_completion_length).
+///
+/// seq_mean_token_mean divides each row by n_i, as TRL's "grpo" loss and verl's agg_loss with
+/// the bool response_mask verl's actor passes (its n_i + 1e-8 is then a float32 sum, exactly n_i;
+/// with a floating-point mask verl's row means are smaller by n_i / (n_i + 1e-8)).
 struct aggregation {
   loss_agg mode = loss_agg::token_mean;
   /// C of seq_mean_token_sum_norm (> 0 required there; e.g. the maximum response length, which
@@ -114,7 +116,10 @@ struct aggregation_plan {
 };
 
 /// The plan for a call holding `tokens` valid tokens in `sequences` non-empty rows. An empty
-/// denominator (no valid token anywhere) gives scale 0: loss 0 and gradient 0, as verl.
+/// denominator (no valid token anywhere) gives scale 0: loss 0 and gradient 0, as TRL (which
+/// clamps its denominators at 1). verl 0.9.1 divides 0 by 0 there and returns a NaN loss (with a
+/// zero gradient) in every mode but token-sum; hadw keeps the finite 0 so that a micro-batch
+/// whose tokens are all masked cannot turn a logged or summed loss into NaN.
 [[nodiscard]] inline aggregation_plan plan_aggregation(const aggregation& agg, std::int64_t tokens,
                                                        std::int64_t sequences) {
   agg.validate();

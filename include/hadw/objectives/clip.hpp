@@ -4,6 +4,7 @@
 
 #include <hadw/config.hpp>
 #include <hadw/error.hpp>
+#include <hadw/objectives/ratio.hpp>
 
 #include <cmath>
 
@@ -14,9 +15,8 @@ namespace hadw {
 /// | objective | low | high | source |
 /// |---|---|---|---|
 /// | GRPO / PPO | 0.2 | 0.2 | verl `clip_ratio` |
-/// | DAPO clip-higher | 0.2 | 0.28 | DAPO (arXiv 2503.14476) "Clip-Higher"; verl
-/// `clip_ratio_low/high` | | GSPO (sequence ratio) | 3e-4 | 4e-4 | GSPO (arXiv 2507.18071)
-/// experiments; HA-DW paper, §Experiments |
+/// | DAPO clip-higher | 0.2 | 0.28 | DAPO (arXiv 2503.14476); verl `clip_ratio_low/high` |
+/// | GSPO (sequence ratio) | 3e-4 | 4e-4 | GSPO (arXiv 2507.18071); HA-DW's experiments |
 struct clip_range {
   double low = 0.2;   ///< eps_low: the ratio is clipped from below at 1 - low
   double high = 0.2;  ///< eps_high: the ratio is clipped from above at 1 + high
@@ -49,43 +49,62 @@ struct surrogate_term {
 
 /// l(r) = max(-A r, -A clip(r, 1 - low, 1 + high)), and, when dual_clip_c = c > 0 and A < 0,
 /// l(r) = min(l(r), -A c) (PPO's L^CLIP, arXiv 1707.06347 eq. 7, written as a loss; DAPO's
-/// asymmetric bounds; dual-clip as in verl's compute_policy_loss_vanilla).
+/// asymmetric bounds; dual-clip as in verl's compute_policy_loss_vanilla; TRL's
+/// -min(A r, A clip(r)) is the same function).
 ///
-/// dl/dr is -A where the unclipped branch is active and 0 where a clip is. At the kinks it follows
-/// torch autograd, so a C++ trainer reproduces verl's gradient bit for bit in double: clamp passes
-/// the gradient at the bounds themselves (r == 1 + high still gets -A), and a tie between the
-/// branches of max/min splits the gradient evenly (only the dual-clip tie r == c matters: there
-/// dl/dr = -A / 2). A ratio exactly on a bound is not counted as clipped (strict >, as verl).
+/// dl/dr is -A where the unclipped branch is active and 0 where a clip is. At the kinks it is
+/// what torch 2.15's autograd gives through verl's and TRL's code, so that a C++ trainer gets
+/// their gradient there too:
+///  - torch.clamp passes no gradient on its bounds (strictly inside only), and
+///  - a tie of torch.maximum / torch.minimum splits the gradient evenly between the branches.
+/// Strictly inside the clip range both branches are the same number, so the tie gives
+/// -A/2 + -A/2 = -A. Exactly on either bound, whatever the sign of A, the branches tie too but
+/// the clamped one passes nothing: dl/dr = -A/2 (verl: d loss/d logp = -0.6 at r = 1.2, A = 1).
+/// At the dual-clip tie -A r == -A c torch.minimum halves it the same way: dl/dr = -A/2. A
+/// ratio exactly on a bound is not counted as clipped (strict >, as verl's pg_clipfrac).
+///
+/// P is the input precision: these comparisons are taken on the ratio, the bounds and the branch
+/// values rounded to P, as torch takes them on a float32 batch (a float32 ratio that rounds onto
+/// 1.2 is on the bound); the loss value is computed in double. A product of two floats is exact
+/// in double, so rounding it once to float gives torch's float32 product.
 ///
 /// Phi of HA-DW (eq. 17) is already inside A: Phi > 0, so it scales l and dl/dr but never changes
 /// which branch is active.
-[[nodiscard]] HADW_HOST_DEVICE inline surrogate_term clipped_surrogate(double ratio,
-                                                                       double advantage,
-                                                                       const clip_range& clip,
-                                                                       double dual_clip_c = 0.0) {
+template <class P = double>
+[[nodiscard]] HADW_HOST_DEVICE surrogate_term clipped_surrogate(double ratio, double advantage,
+                                                                const clip_range& clip,
+                                                                double dual_clip_c = 0.0) {
+  using detail::in_precision;
   const double lo = clip.lower_bound();
   const double hi = clip.upper_bound();
-  const double clamped = ratio < lo ? lo : (ratio > hi ? hi : ratio);
+  const auto clamp = [](double x, double l, double h) { return x < l ? l : (x > h ? h : x); };
   const double l_unclipped = -advantage * ratio;
-  const double l_clipped = -advantage * clamped;
+  const double l_clipped = -advantage * clamp(ratio, lo, hi);
+
+  // The branch decisions, in precision P.
+  const double r_p = in_precision<P>(ratio);
+  const double lo_p = in_precision<P>(lo), hi_p = in_precision<P>(hi);
+  const double u_p = in_precision<P>(-advantage * r_p);
+  const double c_p = in_precision<P>(-advantage * clamp(r_p, lo_p, hi_p));
   const double d_unclipped = -advantage;
-  const double d_clipped = (ratio >= lo && ratio <= hi) ? -advantage : 0.0;
+  const double d_clipped = detail::clamp_passes_gradient(r_p, lo_p, hi_p) ? -advantage : 0.0;
 
   surrogate_term s;
-  s.clipped = l_clipped > l_unclipped;
-  s.loss = s.clipped ? l_clipped : l_unclipped;
-  s.dloss_dratio = l_unclipped > l_clipped   ? d_unclipped
-                   : l_clipped > l_unclipped ? d_clipped
-                                             : 0.5 * (d_unclipped + d_clipped);
+  s.clipped = c_p > u_p;
+  s.loss = l_clipped > l_unclipped ? l_clipped : l_unclipped;
+  s.dloss_dratio = u_p > c_p   ? d_unclipped
+                   : c_p > u_p ? d_clipped
+                               : 0.5 * (d_unclipped + d_clipped);
   if (dual_clip_c > 0.0 && advantage < 0.0) {
     const double l_dual = -advantage * dual_clip_c;  // constant in r
-    s.dual_clipped = s.loss > l_dual;
-    if (s.dual_clipped) {
-      s.loss = l_dual;
+    const double l_p = c_p > u_p ? c_p : u_p;
+    const double dual_p = in_precision<P>(-advantage * in_precision<P>(dual_clip_c));
+    s.dual_clipped = l_p > dual_p;
+    if (l_dual < s.loss) s.loss = l_dual;
+    if (s.dual_clipped)
       s.dloss_dratio = 0.0;
-    } else if (s.loss == l_dual) {
+    else if (l_p == dual_p)
       s.dloss_dratio *= 0.5;
-    }
   }
   return s;
 }

@@ -15,6 +15,7 @@
 #include <limits>
 #include <span>
 #include <string_view>
+#include <type_traits>
 
 namespace hadw {
 
@@ -70,9 +71,11 @@ struct dapo_objective {
 };
 
 /// GSPO (arXiv 2507.18071): sequence ratio s_i = exp(mean_t (logp - old_logp)), clip range
-/// (3e-4, 4e-4) as in the GSPO and HA-DW papers, seq-mean-token-mean (verl forces this mode for
-/// GSPO). The gradient is that of verl's stand-in sg[s_i] exp(logp - sg[logp]); see
-/// sequence_ratio() for why it equals the exact gradient of the sequence objective.
+/// (3e-4, 4e-4) as in the GSPO and HA-DW papers, seq-mean-token-mean as in the GSPO paper (verl's
+/// compute_policy_loss_gspo aggregates with the caller's loss_agg_mode: its actor passes
+/// actor.loss_agg_mode, token-mean by default). The gradient is that of verl's stand-in
+/// sg[s_i] exp(logp - sg[logp]); see sequence_ratio() for why it equals the exact gradient of the
+/// sequence objective.
 struct gspo_objective {
   static constexpr ratio_level level = ratio_level::sequence;
   clip_range clip{.low = 3e-4, .high = 4e-4};
@@ -96,8 +99,10 @@ struct policy_loss_result {
   /// k1 estimator of KL(pi_old || pi_theta) from samples of pi_old: mean of (old_logp - logp)
   /// (verl's ppo_kl; the token objectives use the log-ratio clamped to +-20, as verl).
   double approx_kl = 0.0;
-  /// k3 estimator of the same KL: mean of (r - 1) - log r, r the token ratio (>= 0 token by
-  /// token, lower variance; Schulman, "Approximating KL divergence", 2020).
+  /// k3 estimator of the same KL: mean of clamp((r - 1) - log r, -10, 10), r the token ratio
+  /// (log r clamped to +-20). Token by token this is verl's kl_penalty(old_logp, logp,
+  /// "low_var_kl"), clamps included (>= 0, lower variance; Schulman, "Approximating KL
+  /// divergence", 2020).
   double approx_kl_k3 = 0.0;
   std::int64_t tokens = 0;     ///< valid tokens in this call
   std::int64_t sequences = 0;  ///< rows with at least one valid token
@@ -118,6 +123,9 @@ struct policy_loss_result {
   }
 };
 
+/// verl clamps each token's low_var_kl (k3) to [-10, 10] (core_algos.kl_penalty_forward).
+inline constexpr double low_var_kl_bound = 10.0;
+
 namespace detail {
 
 template <class T>
@@ -135,11 +143,14 @@ void require_finite_at(std::span<const T> v, std::size_t k, const char* name, co
 /// Per valid token: the ratio (token, or the row's sequence ratio), the clipped surrogate
 /// l = max(-A r, -A clip(r)) (dual-clipped when enabled), then the aggregation. The gradient is
 /// d loss/d logp_{i,t} = w_i * dl/dr * dr/dlogp with w_i the row's aggregation weight: the
-/// chain rule through exactly the operations verl differentiates (see clipped_surrogate and
-/// token_ratio for the conventions at kinks and clamps).
+/// chain rule through exactly the operations verl differentiates, with torch 2.15's rules at the
+/// kinks and clamps (no gradient exactly on a clamp bound, ties of max/min split evenly; see
+/// clipped_surrogate, token_ratio and sequence_ratio).
 ///
 /// Numeric contract: inputs are read as double and everything accumulates in double, row by
-/// row in order; the result is bit-identical across runs. Allocates nothing: three passes over
+/// row in order; the result is bit-identical across runs. Branch decisions (which side of a
+/// clip or clamp bound, ties) are taken on values rounded to T, as torch takes them on a T
+/// tensor. Allocates nothing: three passes over
 /// the batch (validate and count; for GSPO the row means; the loss and gradient).
 /// Throws hadw::error before writing anything on: shapes that disagree, mask and lengths both
 /// given, lengths outside [0, L], bad clip/dual-clip/aggregation options, global counts below
@@ -168,6 +179,7 @@ policy_loss_result policy_loss(const O& objective, const policy_batch<T, M>& bat
                   "grad.size() == logp.size() (or empty: no gradient) required, got ", grad.size(),
                   " vs ", NL);
   const auto rows = detail::make_token_rows<M>(batch.mask, batch.lengths, N, L);
+  using P = std::conditional_t<std::is_floating_point_v<T>, T, double>;  // decision precision
   const auto adv = [&](std::int64_t i, std::int64_t t) {
     return static_cast<double>(
         batch.advantages[static_cast<std::size_t>(per_token_adv ? i * L + t : i)]);
@@ -210,7 +222,7 @@ policy_loss_result policy_loss(const O& objective, const policy_batch<T, M>& bat
         if (rows.valid(i, t))
           sum += static_cast<double>(batch.logp[static_cast<std::size_t>(i * L + t)]) -
                  static_cast<double>(batch.old_logp[static_cast<std::size_t>(i * L + t)]);
-      seq = sequence_ratio(sum / static_cast<double>(n));
+      seq = sequence_ratio<P>(sum / static_cast<double>(n));
     }
     double row = 0.0;
     for (std::int64_t t = 0; t < L; ++t) {
@@ -221,9 +233,9 @@ policy_loss_result policy_loss(const O& objective, const policy_batch<T, M>& bat
       const auto k = static_cast<std::size_t>(i * L + t);
       const double lp = static_cast<double>(batch.logp[k]);
       const double old = static_cast<double>(batch.old_logp[k]);
-      const ratio_value tok = token_ratio(lp, old);
+      const ratio_value tok = token_ratio<P>(lp, old);
       const ratio_value r = O::level == ratio_level::sequence ? seq : tok;
-      const surrogate_term s = clipped_surrogate(r.ratio, adv(i, t), clip, dual_c);
+      const surrogate_term s = clipped_surrogate<P>(r.ratio, adv(i, t), clip, dual_c);
       row += s.loss;
       if (g) g[t] = static_cast<G>(w * s.dloss_dratio * r.dratio_dlogp);
       clipped += s.clipped;
@@ -232,7 +244,7 @@ policy_loss_result policy_loss(const O& objective, const policy_batch<T, M>& bat
       ratio_min = std::min(ratio_min, r.ratio);
       ratio_max = std::max(ratio_max, r.ratio);
       k1 += O::level == ratio_level::sequence ? old - lp : -tok.log_ratio;
-      k3 += (tok.ratio - 1.0) - tok.log_ratio;
+      k3 += std::clamp((tok.ratio - 1.0) - tok.log_ratio, -low_var_kl_bound, low_var_kl_bound);
     }
     total += plan.per_row_mean ? row / static_cast<double>(n) : row;
   }
