@@ -159,6 +159,6 @@ int main() {
       static_cast<long long>(filtered.kept_responses));
   std::printf(
       "clip: clipped-branch fraction (verl pg_clipfrac); kl_k1: mean(old_logp - logp) "
-      "(verl ppo_kl); kl_k3: mean(r - 1 - log r).\n");
+      "(verl ppo_kl); kl_k3: mean(clamp(r - 1 - log r, -10, 10)) (verl low_var_kl).\n");
   return 0;
 }
