@@ -199,7 +199,9 @@ anchors: Dict[str, DifficultyAnchor] = {}
 
 def register(name: str, fn: Callable[..., Tuple[Any, Any]]) -> Callable[..., Tuple[Any, Any]]:
     """Registers `fn` in verl's advantage-estimator registry under `name` (idempotent); its
-    anchor (``fn.anchor``, from make_outcome_advantage) joins the checkpointed `anchors`."""
+    anchor (``fn.anchor``, from make_outcome_advantage) joins the checkpointed `anchors`.
+    verl's trainer calls a registered estimator with its config and no norm_adv_by_std_in_grpo:
+    make a grpo function for it with norm_from_config=True to honour the config's flag."""
     from verl.trainer.ppo.core_algos import register_adv_est
 
     if getattr(fn, "anchor", None) is not None:
