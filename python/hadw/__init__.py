@@ -28,10 +28,12 @@ from . import _native
 from ._arrays import array as _array
 from ._arrays import empty_like as _empty_like
 from ._arrays import group_layout
+from ._arrays import integer as _integer
 from ._arrays import kernel as _kernel
 from ._arrays import layout_of as _layout
 from ._arrays import length as _length
 from ._arrays import output as _output
+from ._arrays import refused as _refused
 from ._arrays import written as _written
 
 _core = _native.core  # the build of the kernels this CPU runs (hadw.build_info())
@@ -155,7 +157,7 @@ def _token_rows(like: Any, n: int, mask: Any, lengths: Any, L: Optional[int], ou
     elif L is None:
         raise ValueError(f"L: the row length is required with {lengths_name} "
                          f"(or pass {out_name}=)")
-    return _empty_like(like, (n, int(L)))
+    return _empty_like(like, (n, _integer(L, "L")))
 
 
 class Step:
@@ -203,7 +205,7 @@ class Step:
                            update_anchor=_flag(update_anchor, "update_anchor"),
                            timing=timing, range_low=float(low), range_high=float(high),
                            observation=observation, success_threshold=float(success_threshold),
-                           warmup_steps=int(warmup_steps), nan=nan)
+                           warmup_steps=_integer(warmup_steps, "warmup_steps"), nan=nan)
 
     @property
     def estimator(self) -> Estimator:
@@ -244,9 +246,13 @@ class Step:
         n = _length(rewards, "rewards")
         lay = _layout(n, layout, group_size, index, offsets)
         out = _empty_like(rewards, (n,)) if out is None else _output(out, "out")
-        stats = self._step.run(lay, _kernel(rewards), _kernel(out), anchor,
-                               _kernel(_array(mask, "mask")),
-                               _kernel(_array(lengths, "lengths")))
+        try:
+            stats = self._step.run(lay, _kernel(rewards), _kernel(out), anchor,
+                                   _kernel(_array(mask, "mask")),
+                                   _kernel(_array(lengths, "lengths")))
+        except TypeError as exc:
+            raise _refused(exc, (("rewards", rewards), ("mask", mask), ("lengths", lengths)),
+                           (("out", out),)) from None
         _written(out)
         return out, stats
 
@@ -283,10 +289,15 @@ class Step:
                                 ("token_mask", "token_lengths", "token_out"))
         adv = _empty_like(rewards, (n,)) if advantages is None else _output(advantages,
                                                                             "advantages")
-        stats = self._step.run(lay, _kernel(rewards), _kernel(adv), anchor,
-                               _kernel(_array(mask, "mask")),
-                               _kernel(_array(lengths, "lengths")), _kernel(token_out),
-                               _kernel(token_mask), _kernel(token_lengths))
+        try:
+            stats = self._step.run(lay, _kernel(rewards), _kernel(adv), anchor,
+                                   _kernel(_array(mask, "mask")),
+                                   _kernel(_array(lengths, "lengths")), _kernel(token_out),
+                                   _kernel(token_mask), _kernel(token_lengths))
+        except TypeError as exc:
+            raise _refused(exc, (("rewards", rewards), ("mask", mask), ("lengths", lengths),
+                                 ("token_mask", token_mask), ("token_lengths", token_lengths)),
+                           (("advantages", adv), ("token_out", token_out))) from None
         _written(adv)
         _written(token_out)
         return token_out, stats
@@ -350,8 +361,12 @@ def estimate(
     n = _length(rewards, "rewards")
     lay = _layout(n, layout, group_size, index, offsets)
     out = _empty_like(rewards, (n,)) if out is None else _output(out, "out")
-    _core.estimate_into(est, lay, _kernel(rewards), _kernel(out), _kernel(_array(mask, "mask")),
-                        _kernel(_array(lengths, "lengths")), nan)
+    try:
+        _core.estimate_into(est, lay, _kernel(rewards), _kernel(out),
+                            _kernel(_array(mask, "mask")), _kernel(_array(lengths, "lengths")), nan)
+    except TypeError as exc:
+        raise _refused(exc, (("rewards", rewards), ("mask", mask), ("lengths", lengths)),
+                       (("out", out),)) from None
     _written(out)
     return out
 
@@ -391,11 +406,15 @@ def reweight(
     n = _length(rewards, "rewards")
     lay = _layout(n, layout, group_size, index, offsets)
     low, high = reward_range
-    stats = _core.reweight_into(_kernel(advantages), _kernel(rewards), anchor, lay,
-                                _kernel(_array(mask, "mask")), float(lambda_scale),
-                                _flag(update_anchor, "update_anchor"), timing, float(low),
-                                float(high), observation, float(success_threshold),
-                                int(warmup_steps), nan)
+    try:
+        stats = _core.reweight_into(_kernel(advantages), _kernel(rewards), anchor, lay,
+                                    _kernel(_array(mask, "mask")), float(lambda_scale),
+                                    _flag(update_anchor, "update_anchor"), timing, float(low),
+                                    float(high), observation, float(success_threshold),
+                                    _integer(warmup_steps, "warmup_steps"), nan)
+    except TypeError as exc:
+        raise _refused(exc, (("rewards", rewards), ("mask", mask)),
+                       (("advantages", advantages),)) from None
     _written(advantages)
     return stats
 
@@ -472,6 +491,10 @@ def broadcast_to_tokens(
     mask = _array(mask, "mask")
     lengths = _array(lengths, "lengths")
     out = _token_rows(advantages, n, mask, lengths, L, out, ("mask", "lengths", "out"))
-    _core.broadcast_into(_kernel(advantages), _kernel(out), _kernel(mask), _kernel(lengths))
+    try:
+        _core.broadcast_into(_kernel(advantages), _kernel(out), _kernel(mask), _kernel(lengths))
+    except TypeError as exc:
+        raise _refused(exc, (("advantages", advantages), ("mask", mask), ("lengths", lengths)),
+                       (("out", out),)) from None
     _written(out)
     return out

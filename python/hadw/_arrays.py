@@ -9,6 +9,7 @@ about 0.6 us.
 from __future__ import annotations
 
 import functools
+import operator
 import sys
 from typing import Any, Optional, Sequence
 
@@ -40,6 +41,41 @@ def array(x: Any, name: str) -> Any:
         return np.asarray(x)
     except Exception as exc:  # pragma: no cover - numpy's message is enough context
         raise TypeError(f"{name}: an array (NumPy, torch, or a sequence) required") from exc
+
+
+def integer(x: Any, name: str) -> int:
+    """A count or size as an int: a float is accepted only when integral (4.0), never truncated
+    (int(3.99) would silently be 3)."""
+    try:
+        return operator.index(x)
+    except TypeError:
+        pass
+    if isinstance(x, (float, np.floating)) and float(x).is_integer():
+        return int(x)
+    raise TypeError(f"{name}: an integer required, got {x!r}")
+
+
+def refused(exc: TypeError, inputs: Sequence, outputs: Sequence = ()) -> BaseException:
+    """Why nanobind refused an array it could not view (its TypeError lists the whole signature,
+    not the argument): the error naming the argument, or `exc` when no array explains it.
+    inputs/outputs: (name, the caller's value) pairs. Runs only after a failed call."""
+    if "incompatible function arguments" not in str(exc):
+        return exc
+    for (name, x), is_out in [(a, False) for a in inputs] + [(a, True) for a in outputs]:
+        if x is None:
+            continue
+        x = array(x, name)
+        if not isinstance(x, np.ndarray):
+            continue
+        if x.dtype.kind not in "biufc":
+            return TypeError(f"{name}: a numeric array required, got dtype {x.dtype}")
+        if not x.dtype.isnative:
+            return TypeError(f"{name}: native byte order required, got {x.dtype.str} "
+                             f"(byte-swapped); pass {name}.astype("
+                             f"'{x.dtype.newbyteorder('=').str}')")
+        if is_out and not x.flags.writeable:
+            return ValueError(f"{name}: a writable array required, got a read-only one")
+    return exc
 
 
 def output(x: Any, name: str) -> Any:
@@ -133,6 +169,7 @@ def ids(index: Any) -> np.ndarray:
 def uniform(n: int, group_size: int) -> GroupLayout:
     """The layout of n responses in consecutive groups of group_size, made once per shape (a
     GroupLayout is immutable)."""
+    group_size = integer(group_size, "group_size")  # once per shape: the result is cached
     if group_size < 1 or n % group_size != 0:
         raise ValueError(
             f"group_size: a divisor of the number of responses required, got {group_size} "
@@ -158,7 +195,7 @@ def group_layout(
     if group_size is not None:
         if n is None:
             raise ValueError("group_size: the number of responses is needed too")
-        return uniform(int(n), int(group_size))
+        return uniform(integer(n, "n"), group_size)
     if index is not None:
         return GroupLayout.from_ids(ids(index))
     off = host(offsets)

@@ -10,10 +10,10 @@ module registers ``hadw_grpo`` there (when verl is installed), so a run selects 
 
 ``hadw_grpo`` is verl's GRPO (same numbers, hadw.compat 'verl' preset) followed by HA-DW with the
 module-level anchor ``hadw.verl.anchor``, in one fused call. verl's trainer passes its
-``algorithm`` config: ``norm_adv_by_std_in_grpo`` is read from it, and a ``hadw`` entry there
-overrides the reweighting options (lambda_scale, timing, reward_range, observation,
-success_threshold, warmup_steps). For other estimators build your own with
-:func:`make_outcome_advantage` and :func:`register` it.
+``algorithm`` config: ``norm_adv_by_std_in_grpo`` is read from it (as verl's trainer passes it
+to its own grpo), and a ``hadw`` entry there overrides the reweighting options (lambda_scale,
+timing, reward_range, observation, success_threshold, warmup_steps). For other estimators build
+your own with :func:`make_outcome_advantage` and :func:`register` it.
 
 Checkpoints: ``trainer_cls = hadw.verl.with_anchor_checkpoints(RayPPOTrainer)`` (or verl's v1
 ``PPOTrainer``, or your subclass) returns a subclass whose ``_save_checkpoint`` writes every
@@ -55,11 +55,29 @@ def _config_get(config: Any, key: str, default: Any) -> Any:
     return getattr(config, key, default)
 
 
+def _normalises(name: str, argument: Optional[bool], config: Any,
+                norm_from_config: bool) -> bool:
+    """Whether grpo / grpo_passk divide by the group std, decided as verl 0.9.1's functions do
+    (core_algos.py): grpo follows its argument (default True) and ignores the config;
+    grpo_passk follows config.norm_adv_by_std_in_grpo (default True), ignores the argument and
+    asserts a config is given."""
+    if name == "grpo_passk":
+        if config is None:
+            raise ValueError("config: verl's grpo_passk reads norm_adv_by_std_in_grpo from the "
+                             "algorithm config and requires one (it asserts config is not None)")
+        return bool(_config_get(config, "norm_adv_by_std_in_grpo", True))
+    if argument is None:
+        return bool(_config_get(config, "norm_adv_by_std_in_grpo", True)) if norm_from_config \
+            else True
+    return bool(argument)
+
+
 def make_outcome_advantage(
     estimator: str = "grpo",
     *,
     anchor: Optional[DifficultyAnchor] = None,
     reweight: bool = True,
+    norm_from_config: bool = False,
     **reweight_options: Any,
 ) -> Callable[..., Tuple[Any, Any]]:
     """An estimator function with verl's signature,
@@ -67,10 +85,20 @@ def make_outcome_advantage(
     norm_adv_by_std_in_grpo=True, config=None, **kwargs) -> (advantages, returns)``.
 
     estimator: a hadw name or verl's ('reinforce_plus_plus_baseline'); computed with the 'verl'
-    preset, so without reweighting the result equals verl's own function to float32 rounding.
+    preset, so without reweighting the result equals verl's own function to float32 rounding,
+    on verl's inputs: std normalisation as verl's functions choose it (grpo: the argument
+    norm_adv_by_std_in_grpo, default True, config ignored; grpo_passk: config's
+    norm_adv_by_std_in_grpo, default True, a config required, the argument ignored); a
+    response_mask that is not 0/1 multiplies the token advantages, as verl's `adv * mask`
+    (opo and reinforce_plus_plus_baseline refuse one: their token counts are integers here); an
+    empty batch gives an empty result. Integer token_level_rewards are refused (verl raises).
+    norm_from_config: grpo reads norm_adv_by_std_in_grpo from config when the call does not
+    pass it. verl's trainer passes its config's value to its own grpo but calls a registered
+    estimator with the config only: a grpo function registered for the trainer wants True.
     reweight: apply HA-DW with `anchor` (a new DifficultyAnchor if None) and `reweight_options`
     (lambda_scale, timing, reward_range, ...: see hadw.reweight). The step statistics of the
-    last call are in ``fn.last_stats`` (a dict with 'hadw/...' keys) for the trainer's logger.
+    last call are in ``fn.last_stats`` (a dict with 'hadw/...' keys; None after an empty batch)
+    for the trainer's logger.
     """
     name = _VERL_NAMES.get(estimator, estimator)
     Estimator(name, compat="verl")  # fail now on a name verl has no preset for
@@ -89,19 +117,37 @@ def make_outcome_advantage(
 
         if index is None:
             raise ValueError("index: verl's uid array is required (one id per response)")
+        if not token_level_rewards.is_floating_point():
+            raise TypeError(f"token_level_rewards: a floating-point tensor required, got "
+                            f"{token_level_rewards.dtype} (verl's estimators raise on integer "
+                            f"rewards too)")
+        norm = _normalises(name, norm_adv_by_std_in_grpo, config, norm_from_config)
         device = token_level_rewards.device
+        # verl's result is scores * response_mask: the dtype the two promote to.
+        dtype = torch.promote_types(token_level_rewards.dtype, response_mask.dtype)
+        if token_level_rewards.shape[0] == 0:  # verl: an empty result (its R++ raises)
+            if name == "reinforce_pp_baseline":
+                raise ValueError("response_mask: at least one valid token required (verl's "
+                                 "masked_whiten raises on an empty batch too)")
+            compute.last_stats = None  # nothing observed: the anchor is unchanged
+            tokens = torch.zeros(response_mask.shape, dtype=dtype, device=device)
+            return tokens, tokens
         with torch.no_grad():
             scores = token_level_rewards.detach().sum(dim=-1).cpu().contiguous()
             if scores.dtype not in (torch.float32, torch.float64):
                 scores = scores.float()
             mask = response_mask.detach().cpu()
-            if mask.dtype not in (torch.bool, torch.uint8):
+            weights = None  # a mask holding values other than 0 and 1: verl multiplies by them
+            if mask.dtype != torch.bool:
+                if bool(((mask != 0) & (mask != 1)).any()):
+                    if name in ("opo", "reinforce_pp_baseline"):
+                        raise ValueError(
+                            f"response_mask: 0 or 1 required for {estimator} (hadw counts "
+                            f"its tokens as integers; verl weighs them by the mask values)")
+                    weights = mask
                 mask = mask != 0
             mask = mask.contiguous()
             layout = group_layout(index=index)
-            norm = norm_adv_by_std_in_grpo
-            if norm is None:
-                norm = _config_get(config, "norm_adv_by_std_in_grpo", True)
             est_name, options = name, {}
             if name == "grpo":
                 options["eps"] = float(epsilon)
@@ -129,8 +175,10 @@ def make_outcome_advantage(
                 adv = estimate(est_name, scores, layout=layout, lengths=lengths,
                                compat="verl", **options)
                 tokens = broadcast_to_tokens(adv, mask)
-            if token_level_rewards.dtype != tokens.dtype:
-                tokens = tokens.to(token_level_rewards.dtype)
+            if tokens.dtype != dtype:
+                tokens = tokens.to(dtype)
+            if weights is not None:
+                tokens.mul_(weights)
             tokens = tokens.to(device)
         return tokens, tokens
 
@@ -141,7 +189,8 @@ def make_outcome_advantage(
 
 
 #: verl's GRPO followed by HA-DW with the module-level `anchor`: registered as "hadw_grpo".
-compute_hadw_grpo_outcome_advantage = make_outcome_advantage("grpo", anchor=anchor)
+compute_hadw_grpo_outcome_advantage = make_outcome_advantage("grpo", anchor=anchor,
+                                                             norm_from_config=True)
 
 
 #: Registered estimator name -> the anchor its function carries (what checkpoints save).
@@ -150,7 +199,9 @@ anchors: Dict[str, DifficultyAnchor] = {}
 
 def register(name: str, fn: Callable[..., Tuple[Any, Any]]) -> Callable[..., Tuple[Any, Any]]:
     """Registers `fn` in verl's advantage-estimator registry under `name` (idempotent); its
-    anchor (``fn.anchor``, from make_outcome_advantage) joins the checkpointed `anchors`."""
+    anchor (``fn.anchor``, from make_outcome_advantage) joins the checkpointed `anchors`.
+    verl's trainer calls a registered estimator with its config and no norm_adv_by_std_in_grpo:
+    make a grpo function for it with norm_from_config=True to honour the config's flag."""
     from verl.trainer.ppo.core_algos import register_adv_est
 
     if getattr(fn, "anchor", None) is not None:

@@ -29,7 +29,9 @@ struct fused_call {
   std::size_t n = 0;
   std::span<const std::uint8_t> mask;      ///< per response, or empty
   std::span<const std::int64_t> lengths;   ///< per response (OPO, REINFORCE++), or empty
-  void* tokens = nullptr;                  ///< [n, L] token output, or nullptr: no token stage
+  bool token_stage = false;                ///< whether to write tokens (their pointer may be
+                                           ///< null: torch gives an empty tensor none)
+  void* tokens = nullptr;                  ///< [n, L] token output
   std::int64_t L = 0;
   const std::uint8_t* token_mask = nullptr;     ///< [n, L], or
   const std::int64_t* token_lengths = nullptr;  ///< [n]

@@ -16,7 +16,7 @@ step_stats run_fused(const fused_call& c) {
   const std::size_t tokens = c.n * static_cast<std::size_t>(c.L);
   return std::visit(
       [&](const auto& est, auto& anchor) -> step_stats {
-        if (c.tokens == nullptr)
+        if (!c.token_stage)
           return estimate_and_reweight(est, *c.layout, rewards, adv, anchor, opt, c.lengths);
         const std::span<T> out(static_cast<T*>(c.tokens), tokens);
         if (c.token_mask != nullptr)

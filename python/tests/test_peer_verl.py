@@ -218,3 +218,133 @@ def test_hadw_grpo_is_verl_grpo_times_phi(rng):
         expected[i] *= 1.3 * np.exp(d * abs(diff))
     assert_f32_close(ours, expected, 1.3 * np.e * conditioning("grpo", tlr, uids))
     assert fn.last_stats["hadw/prior"] == 0.3 and fn.last_stats["hadw/step"] == 1
+
+
+# -------------------------------------------------------------------------------------------
+# The adapter on inputs where verl's own rules decide: which flag wins, fractional masks,
+# integer rewards, an empty batch.
+
+
+@pytest.mark.parametrize("argument", [None, True, False])
+@pytest.mark.parametrize("config", [None, {"norm_adv_by_std_in_grpo": False},
+                                    {"norm_adv_by_std_in_grpo": True}])
+def test_adapter_grpo_std_flag_follows_verl(rng, argument, config):
+    # verl's grpo follows its argument (default True) and never reads the config.
+    import hadw.verl as hv
+
+    tlr, mask, uids = make_batch(rng, [6] * 12, "uniform")
+    kwargs = {} if argument is None else {"norm_adv_by_std_in_grpo": argument}
+    theirs, _ = core_algos.compute_grpo_outcome_advantage(tlr.clone(), mask, uids, config=config,
+                                                          **kwargs)
+    ours, _ = hv.make_outcome_advantage("grpo", reweight=False)(tlr, mask, uids, config=config,
+                                                                 **kwargs)
+    normalised = argument is not False
+    assert_f32_close(ours, theirs, conditioning("grpo" if normalised else "dr_grpo", tlr, uids))
+    # In verl's trainer, its grpo gets the config's flag as the argument (ray_trainer.py); the
+    # registered hadw_grpo gets only the config and reads the flag there.
+    if argument is None and config is not None:
+        trainer, _ = core_algos.compute_grpo_outcome_advantage(
+            tlr.clone(), mask, uids, norm_adv_by_std_in_grpo=config["norm_adv_by_std_in_grpo"])
+        ours, _ = hv.make_outcome_advantage("grpo", reweight=False, norm_from_config=True)(
+            tlr, mask, uids, config=config)
+        flag = config["norm_adv_by_std_in_grpo"]
+        assert_f32_close(ours, trainer, conditioning("grpo" if flag else "dr_grpo", tlr, uids))
+
+
+@pytest.mark.parametrize("argument", [None, True, False])
+@pytest.mark.parametrize("flag", [True, False])
+def test_adapter_grpo_passk_std_flag_follows_verl(rng, argument, flag):
+    # verl's grpo_passk follows the config's flag, ignores the argument, asserts a config.
+    import hadw.verl as hv
+
+    tlr, mask, uids = make_batch(rng, [6] * 12, "uniform")
+    kwargs = {} if argument is None else {"norm_adv_by_std_in_grpo": argument}
+    config = {"norm_adv_by_std_in_grpo": flag}
+    theirs, _ = core_algos.compute_grpo_passk_outcome_advantage(tlr.clone(), mask, uids,
+                                                                config=config, **kwargs)
+    fn = hv.make_outcome_advantage("grpo_passk", reweight=False)
+    ours, _ = fn(tlr, mask, uids, config=config, **kwargs)
+    assert_f32_close(ours, theirs, conditioning("grpo_passk" if flag else "dr_grpo", tlr, uids))
+    with pytest.raises(AssertionError):
+        core_algos.compute_grpo_passk_outcome_advantage(tlr.clone(), mask, uids, **kwargs)
+    with pytest.raises(ValueError, match="config: verl's grpo_passk .* requires one"):
+        fn(tlr, mask, uids, **kwargs)
+
+
+@pytest.mark.parametrize("verl_name,fn,kwargs,_", ESTIMATORS, ids=[e[0] for e in ESTIMATORS])
+@pytest.mark.parametrize("reweight", [False, True])
+def test_adapter_fractional_mask_multiplies_as_verl(rng, verl_name, fn, kwargs, _, reweight):
+    # verl returns scores * response_mask: a mask value of 0.5 halves that token's advantage.
+    import hadw.verl as hv
+
+    name = {"reinforce_pp_baseline": "reinforce_plus_plus_baseline"}.get(verl_name, verl_name)
+    tlr, mask, uids = make_batch(rng, [8] * 16, "binary")
+    weights = mask * torch.from_numpy(rng.choice([0.25, 0.5, 1.0, 2.0], mask.shape)).float()
+    anchor = hadw.DifficultyAnchor("fixed", initial_belief=0.4)
+    ours_fn = hv.make_outcome_advantage(name, reweight=reweight, anchor=anchor)
+    if verl_name in ("opo", "reinforce_pp_baseline"):  # hadw counts their tokens as integers
+        with pytest.raises(ValueError, match="response_mask: 0 or 1 required"):
+            ours_fn(tlr, weights, uids, **kwargs)
+        assert anchor.step == 0
+        return
+    ours, _ = ours_fn(tlr, weights, uids, **kwargs)
+    binary, _ = ours_fn(tlr, mask, uids, **kwargs)  # under the 0/1 mask (a fixed belief: same Phi)
+    torch.testing.assert_close(ours, binary * weights, rtol=0, atol=0)
+    if not reweight:
+        theirs, _ = getattr(core_algos, fn)(tlr.clone(), weights, uids, **kwargs)
+        assert_f32_close(ours, theirs, 2 * conditioning(verl_name, tlr, uids))  # weights <= 2
+
+
+@pytest.mark.parametrize("verl_name,fn,kwargs,_", ESTIMATORS, ids=[e[0] for e in ESTIMATORS])
+def test_adapter_refuses_integer_rewards_as_verl_does(rng, verl_name, fn, kwargs, _):
+    import hadw.verl as hv
+
+    name = {"reinforce_pp_baseline": "reinforce_plus_plus_baseline"}.get(verl_name, verl_name)
+    tlr = torch.tensor([[0, 1], [0, 0], [1, 0], [0, 1]], dtype=torch.int64)
+    mask = torch.ones(4, 2)
+    uids = np.array(["a", "a", "b", "b"], dtype=object)
+    if verl_name != "opo":  # verl's opo runs on integers (and truncates its baseline)
+        with pytest.raises((NotImplementedError, RuntimeError)):
+            getattr(core_algos, fn)(tlr.clone(), mask, uids, **kwargs)
+    anchor = hadw.DifficultyAnchor()
+    with pytest.raises(TypeError, match="token_level_rewards: a floating-point tensor required, "
+                                        "got torch.int64"):
+        hv.make_outcome_advantage(name, anchor=anchor)(tlr, mask, uids, **kwargs)
+    assert anchor.step == 0
+
+
+@pytest.mark.parametrize("verl_name,fn,kwargs,_", ESTIMATORS, ids=[e[0] for e in ESTIMATORS])
+@pytest.mark.parametrize("dtypes", [(torch.float32, torch.float32), (torch.bfloat16, torch.int64),
+                                    (torch.float64, torch.bool)])
+def test_adapter_empty_batch_as_verl(verl_name, fn, kwargs, _, dtypes):
+    import hadw.verl as hv
+
+    name = {"reinforce_pp_baseline": "reinforce_plus_plus_baseline"}.get(verl_name, verl_name)
+    tlr = torch.zeros(0, 7, dtype=dtypes[0])
+    mask = torch.zeros(0, 7, dtype=dtypes[1])
+    uids = np.array([], dtype=object)
+    anchor = hadw.DifficultyAnchor()
+    ours_fn = hv.make_outcome_advantage(name, anchor=anchor)
+    if verl_name == "reinforce_pp_baseline":  # verl's masked_whiten raises on no tokens
+        with pytest.raises(ValueError):
+            getattr(core_algos, fn)(tlr.clone(), mask, uids, **kwargs)
+        with pytest.raises(ValueError, match="response_mask: at least one valid token"):
+            ours_fn(tlr, mask, uids, **kwargs)
+        return
+    theirs, _ = getattr(core_algos, fn)(tlr.clone(), mask, uids, **kwargs)
+    ours, returns = ours_fn(tlr, mask, uids, **kwargs)
+    assert ours is returns and ours.shape == theirs.shape and ours.dtype == theirs.dtype
+    assert anchor.step == 0 and ours_fn.last_stats is None
+
+
+def test_adapter_result_dtype_is_verls(rng):
+    # verl returns scores * response_mask: bfloat16 rewards under a float32 mask give float32.
+    import hadw.verl as hv
+
+    tlr, mask, uids = make_batch(rng, [4] * 8, "binary")
+    for r_dtype, m_dtype in ((torch.bfloat16, torch.float32), (torch.float32, torch.bool),
+                             (torch.bfloat16, torch.int64), (torch.float32, torch.float64)):
+        theirs, _ = core_algos.compute_grpo_outcome_advantage(tlr.to(r_dtype), mask.to(m_dtype),
+                                                              uids)
+        ours, _ = hv.make_outcome_advantage("grpo")(tlr.to(r_dtype), mask.to(m_dtype), uids)
+        assert ours.dtype == theirs.dtype, (r_dtype, m_dtype)
