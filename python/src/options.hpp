@@ -121,7 +121,8 @@ struct estimator_overrides {
     throw error(detail::concat("compat: 'verl', 'trl', 'openrlhf' or 'authors' required, got '",
                                compat, "'"));
   }
-  if (name == "rloo_vectorized") throw error("estimator: 'rloo_vectorized' is verl's: compat 'verl' required");
+  if (name == "rloo_vectorized")
+    throw error("estimator: 'rloo_vectorized' is verl's: compat 'verl' required");
   (void)preset(name, "");  // an unknown name gets the list of names
   throw error(detail::concat("estimator: compat '", compat, "' has no preset for '", name, "'"));
 }

@@ -76,9 +76,9 @@ struct pass_k_baseline {
 /// The authors' HA-DW (yangfengkai/HA-DW, verl/trainer/ppo/core_algos.py,
 /// compute_ha_dw_outcome_advantage): the GRPO deviation r - mean times their Phi,
 /// lambda_scale exp(-sgn(mean - H) sgn(r - mean) |mean - H|), H = the mean of the last batches'
-/// mean rewards, in the reward's own units (no reward_range: +-1 rewards weigh differences up to 2).
-/// It sees the group as their code does: a size-1 group under singleton_rule::raw_reward has mean
-/// 0. `weigh` = false is their norm_adv_by_std_in_grpo=False branch, which applies no weight.
+/// mean rewards, in the reward's own units (no reward_range: +-1 rewards weigh differences up to
+/// 2). It sees the group as their code does: a size-1 group under singleton_rule::raw_reward has
+/// mean 0. `weigh` = false is their norm_adv_by_std_in_grpo=False branch, which applies no weight.
 /// One group at a time (std::exp of a double).
 struct history_weighted_baseline {
   static constexpr bool scalar_only = true;
