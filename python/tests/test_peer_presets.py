@@ -214,8 +214,11 @@ def test_compat_openrlhf_matches_openrlhfs_own_lines(rng, estimator, name):
         theirs, mask = openrlhf_advantages(estimator, rewards, G, lengths, L)
         adv = hadw.estimate(name, rewards.astype(np.float64), group_size=G, compat="openrlhf",
                             lengths=lengths if name == "reinforce_pp_baseline" else None)
-        ours = adv[:, None] * mask.numpy()
-        theirs = theirs.double().numpy()
+        # On the valid tokens: OpenRLHF's whitening also shifts the padding (its loss masks it).
+        valid = mask.numpy()
+        ours = (adv[:, None] * valid)[valid]
+        theirs = theirs.double().numpy()[valid]
+        tokens = np.repeat(np.arange(64), lengths)  # the response of each valid token
         # OpenRLHF runs in float32: 16 float32 ulps of max(1, |A|) plus max|r| / s, s the
         # divisor of the response's formula (test_peer_verl.assert_f32_close's bound).
         r = rewards.astype(np.float64).reshape(-1, G)
@@ -227,7 +230,7 @@ def test_compat_openrlhf_matches_openrlhfs_own_lines(rng, estimator, name):
             s = np.full(64, np.sqrt(max(np.average((c - mu) ** 2, weights=lengths), 1e-8)))
         else:
             s = np.ones(64)
-        cond = (np.abs(r).max(axis=1).repeat(G) / s)[:, None]
+        cond = (np.abs(r).max(axis=1).repeat(G) / s)[tokens]
         bound = 16 * np.finfo(np.float32).eps * (np.maximum(1.0, np.abs(theirs)) + cond)
         worst = float((np.abs(ours - theirs) / bound).max())
         assert worst <= 1.0, f"{kind}: max error {worst:.2f} x the float32 bound"
