@@ -25,6 +25,9 @@ pip=("$py" -m pip install --quiet --disable-pip-version-check)
 # --no-deps, plus the modules that importing verl.trainer.ppo.core_algos and
 # trl.trainer.grpo_trainer needs.
 "${pip[@]}" --no-deps "verl==0.9.1" "trl==1.16.0"
+# OpenRLHF's advantages are inline in a Ray-importing module: python/tests/test_peer_presets.py
+# runs those lines from the installed source file, so the package itself is enough.
+"${pip[@]}" --no-deps "openrlhf==0.11.2"
 "${pip[@]}" packaging ray omegaconf codetiming orjson "tensordict>=0.8,<=0.10.0,!=0.9.0" \
   "transformers>=5.5.3,<5.11,!=5.6.0" accelerate datasets pandas tokenizers
 # What importing verl's trainer modules needs beyond that, for the trainer tests: the legacy

@@ -40,6 +40,7 @@ anchor = DifficultyAnchor()
 _VERL_NAMES = {
     "grpo": "grpo",
     "rloo": "rloo",
+    "rloo_vectorized": "rloo_vectorized",
     "reinforce_plus_plus_baseline": "reinforce_pp_baseline",
     "opo": "opo",
     "gpg": "gpg",

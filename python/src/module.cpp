@@ -434,10 +434,12 @@ std::string estimator_repr(const any_estimator& e) {
         if constexpr (requires { est.eps; }) s += detail::concat(", eps=", est.eps);
         if constexpr (requires { est.unbiased; }) s += est.unbiased ? ", unbiased=True" : ", unbiased=False";
         if constexpr (requires { est.eps_at; })
-          s += est.eps_at == eps_placement::add_to_std ? ", eps_at='std'" : ", eps_at='var'";
+          s += std::string(", eps_at='") + name_of(est.eps_at) + "'";
         if constexpr (requires { est.centred; }) s += est.centred ? ", centred=True" : ", centred=False";
         if constexpr (requires { est.normalise; }) s += est.normalise ? ", normalise=True" : ", normalise=False";
         if constexpr (requires { est.f_norm; }) s += detail::concat(", f_norm=", est.f_norm);
+        if constexpr (requires { est.history_mean; })
+          s += detail::concat(", history_mean=", est.history_mean, ", lambda_scale=", est.lambda_scale);
         s += std::string(", singleton='") + name_of(est.singleton) + "')";
       },
       e.value);
@@ -448,8 +450,9 @@ void bind_estimator(nb::module_& m) {
   nb::class_<any_estimator>(
       m, "Estimator",
       "A group-relative advantage estimator chosen by name: 'grpo', 'dr_grpo', 'grpo_batch_std', "
-      "'rloo', 'reinforce_pp_baseline', 'opo', 'gpg', 'grpo_passk'. compat ('verl', 'trl', "
-      "'openrlhf') starts from that trainer's preset (hadw/estimators/compat.hpp); the named options "
+      "'rloo', 'reinforce_pp_baseline', 'opo', 'gpg', 'grpo_passk', 'ha_dw_authors' (and verl's "
+      "'rloo_vectorized'). compat ('verl', 'trl', 'openrlhf', 'authors') starts from that "
+      "trainer's preset (hadw/estimators/compat.hpp); the named options "
       "override it and must be options the estimator has.")
       .def(
           "__init__",
@@ -457,14 +460,16 @@ void bind_estimator(nb::module_& m) {
              std::optional<double> eps, std::optional<bool> unbiased,
              std::optional<std::string> singleton, std::optional<std::string> eps_at,
              std::optional<bool> centred, std::optional<bool> normalise,
-             std::optional<double> f_norm) {
+             std::optional<double> f_norm, std::optional<double> history_mean,
+             std::optional<double> lambda_scale) {
             new (self) any_estimator(name, std::move(compat),
                                      {eps, unbiased, std::move(singleton), std::move(eps_at),
-                                      centred, normalise, f_norm});
+                                      centred, normalise, f_norm, history_mean, lambda_scale});
           },
           "name"_a, nb::kw_only(), "compat"_a = nb::none(), "eps"_a = nb::none(),
           "unbiased"_a = nb::none(), "singleton"_a = nb::none(), "eps_at"_a = nb::none(),
-          "centred"_a = nb::none(), "normalise"_a = nb::none(), "f_norm"_a = nb::none())
+          "centred"_a = nb::none(), "normalise"_a = nb::none(), "f_norm"_a = nb::none(),
+          "history_mean"_a = nb::none(), "lambda_scale"_a = nb::none())
       .def_ro("name", &any_estimator::name)
       .def_prop_ro(
           "needs_batch_stats",

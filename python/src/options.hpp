@@ -15,7 +15,7 @@
 namespace hadw::python {
 
 using estimator_variant = std::variant<grpo, dr_grpo, grpo_batch_std, rloo, reinforce_pp_baseline,
-                                       opo, gpg, grpo_passk>;
+                                       opo, gpg, grpo_passk, ha_dw_authors>;
 
 /// Named options a caller may override on top of the name's defaults or the peer preset. Only
 /// the options the chosen estimator has may be given (hadw::error otherwise).
@@ -27,26 +27,40 @@ struct estimator_overrides {
   std::optional<bool> centred;
   std::optional<bool> normalise;
   std::optional<double> f_norm;
+  std::optional<double> history_mean;
+  std::optional<double> lambda_scale;
 };
 
 [[nodiscard]] inline singleton_rule parse_singleton(std::string_view s) {
   if (s == "reject") return singleton_rule::reject;
   if (s == "zero") return singleton_rule::zero;
   if (s == "raw_reward") return singleton_rule::raw_reward;
-  throw error(detail::concat("singleton: 'reject', 'zero' or 'raw_reward' required, got '", s, "'"));
+  if (s == "keep") return singleton_rule::keep;
+  throw error(detail::concat("singleton: 'reject', 'zero', 'raw_reward' or 'keep' required, got '",
+                             s, "'"));
 }
 [[nodiscard]] inline const char* name_of(singleton_rule r) {
   switch (r) {
     case singleton_rule::reject: return "reject";
     case singleton_rule::zero: return "zero";
     case singleton_rule::raw_reward: return "raw_reward";
+    case singleton_rule::keep: return "keep";
   }
   return "?";
 }
 [[nodiscard]] inline eps_placement parse_eps_at(std::string_view s) {
   if (s == "std") return eps_placement::add_to_std;
   if (s == "var") return eps_placement::add_to_var;
-  throw error(detail::concat("eps_at: 'std' or 'var' required, got '", s, "'"));
+  if (s == "floor_var") return eps_placement::floor_var;
+  throw error(detail::concat("eps_at: 'std', 'var' or 'floor_var' required, got '", s, "'"));
+}
+[[nodiscard]] inline const char* name_of(eps_placement e) {
+  switch (e) {
+    case eps_placement::add_to_std: return "std";
+    case eps_placement::add_to_var: return "var";
+    case eps_placement::floor_var: return "floor_var";
+  }
+  return "?";
 }
 [[nodiscard]] inline nan_policy parse_nan(std::string_view s) {
   if (s == "reject") return nan_policy::reject;
@@ -76,31 +90,39 @@ struct estimator_overrides {
     if (name == "opo") return opo{};
     if (name == "gpg") return gpg{};
     if (name == "grpo_passk") return grpo_passk{};
+    if (name == "ha_dw_authors") return ha_dw_authors{};
     throw error(detail::concat(
         "estimator: one of 'grpo', 'dr_grpo', 'grpo_batch_std', 'rloo', 'reinforce_pp_baseline', "
-        "'opo', 'gpg', 'grpo_passk' required, got '",
+        "'opo', 'gpg', 'grpo_passk', 'ha_dw_authors' required (compat 'verl' adds "
+        "'rloo_vectorized'), got '",
         name, "'"));
   }
   if (compat == "verl") {
     if (name == "grpo") return compat::verl::grpo;
     if (name == "dr_grpo") return compat::verl::dr_grpo;
     if (name == "rloo") return compat::verl::rloo;
+    if (name == "rloo_vectorized") return compat::verl::rloo_vectorized;
     if (name == "reinforce_pp_baseline") return compat::verl::reinforce_pp_baseline;
     if (name == "opo") return compat::verl::opo;
     if (name == "gpg") return compat::verl::gpg;
     if (name == "grpo_passk") return compat::verl::grpo_passk;
   } else if (compat == "trl") {
     if (name == "grpo") return compat::trl::grpo;
-    if (name == "grpo_batch_std") return compat::trl::grpo_batch;
+    if (name == "grpo_batch_std") return compat::trl::grpo_batch_std;
     if (name == "dr_grpo") return compat::trl::dr_grpo;
   } else if (compat == "openrlhf") {
     if (name == "grpo") return compat::openrlhf::grpo;
     if (name == "dr_grpo") return compat::openrlhf::dr_grpo;
     if (name == "rloo") return compat::openrlhf::rloo;
-    if (name == "reinforce_pp_baseline") return compat::openrlhf::reinforce_pp_baseline;
+    if (name == "reinforce_pp_baseline") return compat::openrlhf::reinforce_baseline;
+  } else if (compat == "authors") {
+    if (name == "ha_dw_authors") return compat::authors::ha_dw;
   } else {
-    throw error(detail::concat("compat: 'verl', 'trl' or 'openrlhf' required, got '", compat, "'"));
+    throw error(detail::concat("compat: 'verl', 'trl', 'openrlhf' or 'authors' required, got '",
+                               compat, "'"));
   }
+  if (name == "rloo_vectorized")
+    throw error("estimator: 'rloo_vectorized' is verl's: compat 'verl' required");
   (void)preset(name, "");  // an unknown name gets the list of names
   throw error(detail::concat("estimator: compat '", compat, "' has no preset for '", name, "'"));
 }
@@ -136,6 +158,10 @@ inline void apply(estimator_variant& v, std::string_view name, const estimator_o
         else absent(o.normalise.has_value(), "normalise", name);
         if constexpr (requires { e.f_norm; }) detail_opts::set(e.f_norm, o.f_norm);
         else absent(o.f_norm.has_value(), "f_norm", name);
+        if constexpr (requires { e.history_mean; }) detail_opts::set(e.history_mean, o.history_mean);
+        else absent(o.history_mean.has_value(), "history_mean", name);
+        if constexpr (requires { e.lambda_scale; }) detail_opts::set(e.lambda_scale, o.lambda_scale);
+        else absent(o.lambda_scale.has_value(), "lambda_scale", name);
         if (o.singleton) e.singleton = parse_singleton(*o.singleton);
         e.policies().validate();
       },

@@ -79,7 +79,9 @@ def conditioning(rewards, G, scale_rewards):
             warnings.simplefilter("ignore", RuntimeWarning)
             s = np.nan_to_num(np.nanstd(r, axis=1, ddof=1), nan=0.0) + 1e-4
     elif scale_rewards == "batch":
-        s = np.full(len(r), np.nanstd(r, ddof=1) + 1e-4)
+        with warnings.catch_warnings():  # a batch of one scorable reward: nan, then eps
+            warnings.simplefilter("ignore", RuntimeWarning)
+            s = np.full(len(r), np.nan_to_num(np.nanstd(r, ddof=1), nan=0.0) + 1e-4)
     else:
         s = np.ones(len(r))
     return np.repeat(big / s, G)
@@ -121,27 +123,36 @@ def batch(rng, B, G, kind, lone=True):
 @pytest.mark.parametrize("kind", ["binary", "uniform", "levels", "all_equal", "unscorable"])
 @pytest.mark.parametrize("G", [2, 4, 8, 16])
 def test_grpo_advantages_match_trl(rng, scale_rewards, kind, G):
-    # scale_rewards='batch' with a group left with one scorable completion: TRL counts that
-    # reward in the batch std, hadw's singleton rule would not, so hadw raises (compat.hpp).
-    lone = scale_rewards != "batch"
-    rewards = batch(rng, 32, G, kind, lone=lone)
+    # Every kind 'unscorable' batch has a group left with one scorable completion; under
+    # scale_rewards='batch' TRL counts its reward in the batch std (singleton_rule::keep).
+    rewards = batch(rng, 32, G, kind, lone=True)
     theirs = trl_advantages(rewards, G, scale_rewards)
     ours, stats = hadw.trl.grpo_advantages(torch.from_numpy(rewards), G, scale_rewards)
     assert stats is None and ours.dtype == torch.float32
     assert_f32_close(ours, theirs, conditioning(rewards, G, scale_rewards))
 
 
-def test_batch_scale_rejects_a_group_with_one_scorable_completion(rng):
-    rewards = batch(rng, 8, 4, "unscorable", lone=True)
-    with pytest.raises(hadw.Error, match="single valid response"):
-        hadw.trl.grpo_advantages(rewards, 4, "batch")
+@pytest.mark.parametrize("scale_rewards", ["group", "batch", "none"])
+@pytest.mark.parametrize("B,G", [(8, 1), (1, 1), (1, 4)])
+def test_evaluation_batches_match_trl(rng, scale_rewards, B, G):
+    # num_generations_eval = 1 (G = 1), a single completion (N = 1), and a one-prompt batch with
+    # one scorable completion left: TRL returns finite advantages (0 for a lone completion), so
+    # an evaluation step must not raise (it raised hadw.Error under 'batch').
+    rewards = rng.random(B * G).astype(np.float32)
+    if G > 1:
+        rewards[1:] = np.nan
+    theirs = trl_advantages(rewards, G, scale_rewards)
+    assert torch.all(theirs == 0)
+    ours = hadw.estimate({"group": "grpo", "batch": "grpo_batch_std", "none": "dr_grpo"}[
+        scale_rewards], rewards, group_size=G, compat="trl", nan="unscorable")
+    assert_f32_close(ours, theirs, conditioning(rewards, G, scale_rewards))
 
 
 @pytest.mark.parametrize("scale_rewards", ["group", "batch", "none"])
 def test_compat_trl_preset_matches_trl_through_estimate(rng, scale_rewards):
     # The public estimate() with compat='trl' and TRL's NaN convention, no helper in between.
     name = {"group": "grpo", "batch": "grpo_batch_std", "none": "dr_grpo"}[scale_rewards]
-    rewards = batch(rng, 16, 8, "unscorable", lone=scale_rewards != "batch")
+    rewards = batch(rng, 16, 8, "unscorable", lone=True)
     theirs = trl_advantages(rewards, 8, scale_rewards)
     ours = hadw.estimate(name, rewards, group_size=8, compat="trl", nan="unscorable")
     assert_f32_close(ours, theirs, conditioning(rewards, 8, scale_rewards))

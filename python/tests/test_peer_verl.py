@@ -110,6 +110,8 @@ ESTIMATORS = [
     # (hadw name, verl function, extra verl kwargs, singleton groups allowed)
     ("grpo", "compute_grpo_outcome_advantage", {}, True),
     ("rloo", "compute_rloo_outcome_advantage", {}, True),
+    # verl's second RLOO: a size-1 group gets 0 there (`* (c > 1)`), the raw reward in `rloo`.
+    ("rloo_vectorized", "compute_rloo_vectorized_outcome_advantage", {}, True),
     ("reinforce_pp_baseline", "compute_reinforce_plus_plus_baseline_outcome_advantage", {}, True),
     ("opo", "compute_opo_outcome_advantage", {}, True),
     ("gpg", "compute_gpg_outcome_advantage", {}, True),
@@ -173,6 +175,49 @@ def test_grpo_passk_rejects_singletons_like_verl(rng):
             tlr.clone(), mask, uids, config={"norm_adv_by_std_in_grpo": True})
     with pytest.raises(hadw.Error, match="single valid response"):
         hadw_tokens("grpo_passk", tlr, mask, uids)
+
+
+def test_rloo_and_rloo_vectorized_differ_only_on_size1_groups_as_in_verl(rng):
+    tlr, mask, uids = make_batch(rng, [1, 4, 1, 3], "uniform")
+    loo, _ = core_algos.compute_rloo_outcome_advantage(tlr.clone(), mask, uids)
+    vec, _ = core_algos.compute_rloo_vectorized_outcome_advantage(tlr.clone(), mask, uids)
+    lone = np.isin(uids, ["uid-0", "uid-2"])
+    raw = tlr.sum(-1, keepdim=True) * mask
+    assert torch.all(vec[lone] == 0) and torch.equal(loo[lone], raw[lone])
+    assert_f32_close(hadw_tokens("rloo", tlr, mask, uids), loo, conditioning("rloo", tlr, uids))
+    assert_f32_close(hadw_tokens("rloo_vectorized", tlr, mask, uids), vec,
+                     conditioning("rloo", tlr, uids))
+
+
+def test_opo_group_of_empty_responses_is_finite_where_verl_gives_nan(rng):
+    # A group whose responses all have length 0: verl's length-weighted baseline is 0 / 0 = NaN,
+    # and NaN * mask 0 stays NaN in its token advantages (and in a masked loss). hadw takes the
+    # unweighted group mean there (docs/math.md): finite, and 0 on every (masked) token.
+    tlr, mask, uids = make_batch(rng, [3, 4], "uniform")
+    empty = uids == "uid-0"
+    mask[empty] = 0
+    theirs, _ = core_algos.compute_opo_outcome_advantage(tlr.clone(), mask, uids)
+    assert torch.isnan(theirs[empty]).all()
+    assert_f32_close(hadw_tokens("opo", tlr, mask, uids)[~empty], theirs[~empty],
+                     conditioning("opo", tlr, uids)[~empty])
+    scores = tlr.sum(-1).numpy().astype(np.float64)
+    ours = hadw.estimate("opo", scores, index=uids, compat="verl", lengths=mask.sum(-1).long())
+    assert np.allclose(ours[empty], scores[empty] - scores[empty].mean(), rtol=0, atol=1e-15)
+    assert torch.all(hadw_tokens("opo", tlr, mask, uids)[empty] == 0)
+
+
+@pytest.mark.parametrize("valid_tokens", [0, 1])
+def test_reinforce_pp_baseline_without_a_spread_gives_0_where_verl_raises(rng, valid_tokens):
+    # verl's masked_var raises ValueError on a mask summing to 0 or 1 (no unbiased variance);
+    # hadw's whitening has no spread there either and gives every token 0 (docs/math.md: an
+    # evaluation or a heavily truncated batch must not crash the trainer).
+    tlr, mask, uids = make_batch(rng, [2, 3], "uniform")
+    mask[:] = 0
+    if valid_tokens:
+        mask[0, 0] = 1
+    with pytest.raises(ValueError, match="mask"):
+        core_algos.compute_reinforce_plus_plus_baseline_outcome_advantage(tlr.clone(), mask, uids)
+    assert torch.all(hadw_tokens("reinforce_pp_baseline", tlr, mask, uids) == 0)
 
 
 # -------------------------------------------------------------------------------------------

@@ -65,14 +65,16 @@ struct rloo {
 struct reinforce_pp_baseline {
   double eps = 1e-8;
   bool unbiased = true;
+  eps_placement eps_at = eps_placement::add_to_var;  ///< floor_var: OpenRLHF's clamp
   singleton_rule singleton = singleton_rule::reject;
   [[nodiscard]] constexpr auto policies() const {
     return estimator<batch_centred_baseline, batch_std_scale>{
         {},
         {.eps = eps,
          .unbiased = unbiased,
-         .eps_at = eps_placement::add_to_var,
-         .source = batch_source::centred},
+         .eps_at = eps_at,
+         .source = batch_source::centred,
+         .raw_singleton_unit_std = false},
         singleton,
         false,
         true};
@@ -109,8 +111,29 @@ struct grpo_passk {
   }
 };
 
+/// The authors' HA-DW advantage, exactly as their released code computes it
+/// (history_weighted_baseline): their Phi times (r - mean) / (std + eps), with `history_mean` H
+/// the mean of the last batches' mean rewards (the caller's, e.g. a window_mean_belief anchor's
+/// belief in reward units, docs/integrating.md); `normalise` = false is Dr.GRPO with no weight.
+/// Size-1 groups as theirs (verl's rule: mean 0, std 1). For new work prefer an estimator and
+/// hadw::reweight: see docs/math.md for where the two differ.
+struct ha_dw_authors {
+  double history_mean = 0.0;
+  double lambda_scale = 1.5;
+  double eps = 1e-6;
+  bool normalise = true;
+  singleton_rule singleton = singleton_rule::raw_reward;
+  [[nodiscard]] constexpr auto policies() const {
+    return estimator<history_weighted_baseline, group_std_scale>{
+        {.history_mean = history_mean, .lambda_scale = lambda_scale, .weigh = normalise},
+        {.eps = eps, .unbiased = true, .normalise = normalise},
+        singleton};
+  }
+};
+
 static_assert(estimator_like<grpo> && estimator_like<dr_grpo> && estimator_like<grpo_batch_std> &&
               estimator_like<rloo> && estimator_like<reinforce_pp_baseline> &&
-              estimator_like<opo> && estimator_like<gpg> && estimator_like<grpo_passk>);
+              estimator_like<opo> && estimator_like<gpg> && estimator_like<grpo_passk> &&
+              estimator_like<ha_dw_authors>);
 
 }  // namespace hadw

@@ -7,6 +7,7 @@
 #include <hadw/estimators/rules.hpp>
 #include <hadw/stats/batch.hpp>
 #include <hadw/stats/summary.hpp>
+#include <hadw/weighting/phi.hpp>
 
 #include <cmath>
 #include <cstdint>
@@ -72,6 +73,34 @@ struct pass_k_baseline {
   void validate() const {}
 };
 
+/// The authors' HA-DW (yangfengkai/HA-DW, verl/trainer/ppo/core_algos.py,
+/// compute_ha_dw_outcome_advantage): the GRPO deviation r - mean times their Phi,
+/// lambda_scale exp(-sgn(mean - H) sgn(r - mean) |mean - H|), H = the mean of the last batches'
+/// mean rewards, in the reward's own units (no reward_range: +-1 rewards weigh differences up to
+/// 2). It sees the group as their code does: a size-1 group under singleton_rule::raw_reward has
+/// mean 0. `weigh` = false is their norm_adv_by_std_in_grpo=False branch, which applies no weight.
+/// One group at a time (std::exp of a double).
+struct history_weighted_baseline {
+  static constexpr bool scalar_only = true;
+  double history_mean = 0.0;
+  double lambda_scale = 1.5;
+  bool weigh = true;
+  HADW_HOST_DEVICE double deviation(const group_summary<double>& g, const batch_stats&, double r,
+                                    std::int64_t) const {
+    const double d = g.centred(r);
+    if (!weigh) return d;
+    const double diff = g.mean - history_mean;
+    return lambda_scale * std::exp(-sign(diff) * sign(d) * std::fabs(diff)) * d;
+  }
+  /// The weight is at most lambda_scale e^|mean - H|: H and lambda_scale finite, as reweight's.
+  void validate() const {
+    detail::require(std::isfinite(history_mean), "history_mean finite required, got ",
+                    history_mean);
+    detail::require(lambda_scale > 0.0 && lambda_scale <= max_lambda_scale,
+                    "lambda_scale in (0, 1e6] required, got ", lambda_scale);
+  }
+};
+
 /// s = 1.
 struct unit_scale {
   template <class G>
@@ -96,7 +125,12 @@ struct group_std_scale {
       return lane_sqrt(g.variance(unbiased) + eps);
     return g.stddev(unbiased) + eps;
   }
-  void validate() const { detail::check_eps(eps); }
+  void validate() const {
+    detail::check_eps(eps);
+    detail::require(eps_at != eps_placement::floor_var,
+                    "eps_at: add_to_std or add_to_var required for a group std (floor_var is a "
+                    "batch scale's)");
+  }
 };
 
 /// s = the batch's std (+ eps) of the raw or the group-centred rewards.
@@ -106,11 +140,21 @@ struct batch_std_scale {
   bool unbiased = true;
   eps_placement eps_at = eps_placement::add_to_std;
   batch_source source = batch_source::raw;
+  /// A size-1 group under singleton_rule::raw_reward (baseline 0, std 1) is divided by the batch
+  /// std like the others, but by 1 + eps, as under group_std_scale, where the batch has no spread
+  /// (a one-response batch, all-equal rewards): its deviation r is not 0 there, and dividing by eps
+  /// gave r / eps (10000 for r = 1). REINFORCE++-baseline sets it false: verl whitens the lone
+  /// response with the batch whatever it holds.
+  bool raw_singleton_unit_std = true;
   template <class G>
-  HADW_HOST_DEVICE auto scale(const G&, const batch_stats& b) const {
+  HADW_HOST_DEVICE auto scale(const G& g, const batch_stats& b) const {
     const double var = b.variance(source, unbiased);
-    return splat<typename G::value_type>(
-        eps_at == eps_placement::add_to_var ? std::sqrt(var + eps) : std::sqrt(var) + eps);
+    if (raw_singleton_unit_std && g.singleton_as_raw && !(var > 0.0))
+      return splat<typename G::value_type>(1.0 + eps);
+    const double s = eps_at == eps_placement::add_to_var  ? std::sqrt(var + eps)
+                     : eps_at == eps_placement::floor_var ? std::sqrt(var > eps ? var : eps)
+                                                          : std::sqrt(var) + eps;
+    return splat<typename G::value_type>(s);
   }
   void validate() const { detail::check_eps(eps); }
 };
@@ -134,7 +178,8 @@ struct gpg_scale {
 
 static_assert(baseline_policy<mean_baseline> && baseline_policy<leave_one_out_baseline> &&
               baseline_policy<length_weighted_baseline> &&
-              baseline_policy<batch_centred_baseline> && baseline_policy<pass_k_baseline>);
+              baseline_policy<batch_centred_baseline> && baseline_policy<pass_k_baseline> &&
+              baseline_policy<history_weighted_baseline>);
 static_assert(scale_policy<unit_scale> && scale_policy<group_std_scale> &&
               scale_policy<batch_std_scale> && scale_policy<gpg_scale>);
 

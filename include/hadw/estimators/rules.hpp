@@ -16,6 +16,7 @@ namespace hadw {
 enum class eps_placement : std::uint8_t {
   add_to_std,  ///< s = std + eps        (verl, TRL, OpenRLHF)
   add_to_var,  ///< s = sqrt(var + eps)  (verl's masked_whiten)
+  floor_var,   ///< s = sqrt(max(var, eps)) (OpenRLHF's var.clamp(min=eps).rsqrt()); batch scales
 };
 
 /// What a group with a single valid response yields (it has no group-relative signal).
@@ -23,6 +24,8 @@ enum class singleton_rule : std::uint8_t {
   reject,      ///< hadw::error naming the group (default: usually a data bug upstream)
   zero,        ///< advantage 0
   raw_reward,  ///< verl: baseline 0, std 1, so A = r (or r / (1 + eps) under a std scale)
+  keep,        ///< a group of one like any other: its mean is its reward, so A = 0, and it still
+               ///< counts in the batch statistics (TRL scale_rewards="batch")
 };
 
 /// The group's statistics with the size-1 rule applied: verl's raw_reward makes a lone response's
