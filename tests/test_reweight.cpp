@@ -290,9 +290,12 @@ TEST_CASE("The widest accepted reward range keeps every weight finite", "[reweig
                  hadw::grouped(std::span<const double>(r), layout), anchor, o);
   CHECK(adv[0] == Approx(std::exp(-0.25)).epsilon(1e-15));   // easy, correct: damped
   CHECK(adv[2] == Approx(-3 * std::exp(0.25)).epsilon(1e-15));  // easy, wrong: amplified
+  // A range reaching past it is refused, whatever the rewards inside it.
+  const std::vector<double> inside{1, 0, 0, 1};
   o.range = {0, 1.0000001e15};
   CHECK_THROWS_WITH(hadw::reweight(hadw::grouped(std::span<double>(adv), layout),
-                                   hadw::grouped(std::span<const double>(r), layout), anchor, o),
+                                   hadw::grouped(std::span<const double>(inside), layout), anchor,
+                                   o),
                     Catch::Contains("reward_range within") && Catch::Contains("1e15"));
 }
 
