@@ -42,6 +42,8 @@ struct world {
   std::vector<std::uint8_t> keep = std::vector<std::uint8_t>(12, 2);
   std::vector<std::uint8_t> keep_group = std::vector<std::uint8_t>(3, 2);
   std::vector<double> shaped = std::vector<double>(12, 0.5);  // apply_overlong_penalty's rewards
+  /// 13 floats for buffers that overlap: rewards = shared[0:12], advantages = shared[1:13].
+  std::vector<float> shared{1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 1, 0};
   hadw::difficulty_anchor<> anchor;
   hadw::difficulty_anchor<hadw::window_mean_belief> window_anchor;
   hadw::difficulty_anchor<hadw::fixed_belief> fixed_anchor;
@@ -74,6 +76,7 @@ struct world {
     add(keep);
     add(keep_group);
     add(shaped);
+    add(shared);
     add(anchor.save());
     add(window_anchor.save());
     add(fixed_anchor.save());
@@ -192,6 +195,9 @@ TEST_CASE("group_layout rejects bad shapes, naming the argument", "[matrix][layo
        }},
       {"from_offsets", "8-bit offsets print as numbers", "got 7",
        [](world&) { (void)L_::from_offsets(std::vector<std::uint8_t>{7, 9}); }},
+      {"from_offsets", "int8 offsets print as numbers (regression: a raw byte)",
+       "offsets[1] = -3",
+       [](world&) { (void)L_::from_offsets(std::vector<std::int8_t>{0, -3}); }},
       {"from_ids", "no ids (empty batch)", "ids",
        [](world&) { (void)L_::from_ids(std::vector<int>{}); }},
       {"grouped", "values of the wrong size", "values.size()",
@@ -212,6 +218,28 @@ TEST_CASE("hadw::estimate rejects bad rewards, options and shapes before writing
       {"estimate", "advantages shorter than rewards", "advantages.size()",
        [](world& w) {
          hadw::estimate(hadw::grpo{}, w.layout, w.r(), w.a().first(11));
+       }},
+      {"estimate", "advantages overlapping rewards one element on (regression: wrong values)",
+       "advantages and rewards overlap",
+       [](world& w) {
+         const std::span<float> buf(w.shared);
+         hadw::estimate(hadw::grpo{}, w.layout, std::span<const float>(buf.first(12)),
+                        buf.subspan(1));
+       }},
+      {"estimate", "advantages overlapping the rewards' first half", "advantages and rewards",
+       [](world& w) {
+         const std::span<float> buf(w.shared);
+         hadw::estimate(hadw::grpo{}, w.layout, std::span<const float>(buf.subspan(1)),
+                        buf.first(12));
+       }},
+      {"estimate", "the same bytes as another element type (double over float pairs)",
+       "advantages and rewards",
+       [](world& w) {
+         // 6 doubles over the bytes of 12 floats: not element for element, so not in place.
+         const auto l = hadw::group_layout::uniform(3, 2);
+         const std::span<const float> r(w.shared.data(), 6);
+         const std::span<double> a(reinterpret_cast<double*>(w.shared.data()), 6);
+         hadw::estimate(hadw::grpo{}, l, r, a);
        }},
       {"estimate", "mask of the wrong size", "mask.size()",
        [&](world& w) { est(w, hadw::grpo{}, {.mask = std::span(w.mask).first(5)}); }},
@@ -335,6 +363,23 @@ TEST_CASE("broadcast_to_tokens rejects bad shapes, masks and lengths before writ
          len[3] = ~std::uint64_t{0};
          hadw::broadcast_to_tokens(std::span<const float>(w.adv),
                                    std::span<const std::uint64_t>(len), L,
+                                   std::span<float>(w.tokens));
+       }},
+      {"broadcast_to_tokens(lengths)", "int8 lengths print as numbers (regression: raw bytes)",
+       "got -3 with L = 4",
+       [](world& w) {
+         std::vector<std::int8_t> len(12, 2);
+         len[5] = -3;
+         hadw::broadcast_to_tokens(std::span<const float>(w.adv),
+                                   std::span<const std::int8_t>(len), L,
+                                   std::span<float>(w.tokens));
+       }},
+      {"broadcast_to_tokens(mask)", "token_advantages overlapping advantages",
+       "token_advantages and advantages overlap",
+       [](world& w) {
+         // advantages = tokens[0:12], token rows [12, 4] over the same memory.
+         hadw::broadcast_to_tokens(std::span<const float>(w.tokens).first(12),
+                                   std::span<const std::uint8_t>(w.token_mask), L,
                                    std::span<float>(w.tokens));
        }},
       {"broadcast_to_tokens(lengths)", "L = 0", "L",
@@ -566,6 +611,51 @@ TEST_CASE("hadw::reweight rejects bad inputs and options before touching advanta
          constexpr double big = std::numeric_limits<double>::max();
          do_reweight(w, with([](auto& o) { o.range = {-big, big}; }));
        }},
+      {"reweight", "reward_range past max_abs_reward (regression: -inf advantages)",
+       "reward_range within",
+       [](world& w) {
+         // {1.6e308, 1.7e308} in [0, 1.7e308]: their mean overflowed, Phi = inf.
+         const auto l = hadw::group_layout::uniform(1, 2);
+         const std::vector<double> r{1.6e308, 1.7e308};
+         std::vector<double> a{-0.5, 0.5};
+         hadw::reweight_options o;
+         o.range = {0.0, 1.7e308};
+         hadw::reweight(hadw::grouped(std::span<double>(a), l),
+                        hadw::grouped(std::span<const double>(r), l), w.anchor, o);
+       }},
+      {"reweight", "reward_range low below -1e15", "reward_range within",
+       [](world& w) { do_reweight(w, with([](auto& o) { o.range = {-1e16, 1}; })); }},
+      {"reweight", "anchor_timing out of range with update_anchor = false (regression: UB)",
+       "timing",
+       [](world& w) {
+         do_reweight(w, with([](auto& o) {
+                       o.update_anchor = false;
+                       o.timing = static_cast<hadw::anchor_timing>(7);
+                     }));
+       }},
+      {"reweight", "observation_kind out of range", "observation",
+       [](world& w) {
+         do_reweight(w, with([](auto& o) {
+                       o.observation = static_cast<hadw::observation_kind>(9);
+                     }));
+       }},
+      {"reweight", "rewards with a null layout (regression: segfault)", "rewards.layout",
+       [](world& w) {
+         hadw::reweight(hadw::grouped(std::span<float>(w.adv), w.layout),
+                        hadw::grouped_span<const float>{std::span<const float>(w.rewards), nullptr},
+                        w.anchor);
+       }},
+      {"reweight", "advantages with a null layout", "advantages.layout",
+       [](world& w) {
+         hadw::reweight(hadw::grouped_span<float>{std::span<float>(w.adv), nullptr},
+                        hadw::grouped(std::span<const float>(w.rewards), w.layout), w.anchor);
+       }},
+      {"reweight", "advantages overlapping rewards one element on", "advantages and rewards",
+       [](world& w) {
+         const std::span<float> buf(w.shared);
+         hadw::reweight(hadw::grouped(buf.subspan(1), w.layout),
+                        hadw::grouped(std::span<const float>(buf.first(12)), w.layout), w.anchor);
+       }},
       {"reweight", "success_threshold > 1", "success_threshold",
        [](world& w) { do_reweight(w, with([](auto& o) { o.success_threshold = 1.5; })); }},
       {"reweight", "success_threshold NaN", "success_threshold",
@@ -703,6 +793,24 @@ TEST_CASE("the fused entry points reject whatever either stage would, before wri
          std::fill(w.mask.begin(), w.mask.end(), 0);
          fused(w, with([&](auto& o) { o.mask = w.mask; }), hadw::grpo{});
        }},
+      {"estimate_and_reweight", "advantages overlapping rewards one element on",
+       "advantages and rewards overlap",
+       [](world& w) {
+         const std::span<float> buf(w.shared);
+         hadw::estimate_and_reweight(hadw::grpo{}, w.layout,
+                                     std::span<const float>(buf.first(12)), buf.subspan(1),
+                                     w.anchor);
+       }},
+      {"estimate_and_reweight", "reward_range past max_abs_reward", "reward_range within",
+       [&](world& w) { fused(w, with([](auto& o) { o.range = {0, 1.7e308}; }), hadw::grpo{}); }},
+      {"estimate_and_reweight", "anchor_timing out of range", "timing",
+       [&](world& w) {
+         fused(w, with([](auto& o) {
+                 o.update_anchor = false;
+                 o.timing = static_cast<hadw::anchor_timing>(2);
+               }),
+               hadw::grpo{});
+       }},
       // estimate_reweight_broadcast: the token shapes, then everything above.
       {"estimate_reweight_broadcast", "L = 0", "L",
        [&](world& w) { fused_tokens(w, {}, 0, w.token_mask, w.tokens); }},
@@ -720,6 +828,33 @@ TEST_CASE("the fused entry points reject whatever either stage would, before wri
       {"estimate_reweight_broadcast", "lambda_scale NaN", "lambda_scale",
        [&](world& w) {
          fused_tokens(w, with([](auto& o) { o.lambda_scale = qnan; }), L, w.token_mask, w.tokens);
+       }},
+      {"estimate_reweight_broadcast", "advantages overlapping rewards one element on",
+       "advantages and rewards overlap",
+       [](world& w) {
+         const std::span<float> buf(w.shared);
+         hadw::estimate_reweight_broadcast(hadw::grpo{}, w.layout,
+                                           std::span<const float>(buf.first(12)), buf.subspan(1),
+                                           w.anchor, std::span<const std::uint8_t>(w.token_mask),
+                                           L, std::span<float>(w.tokens));
+       }},
+      {"estimate_reweight_broadcast", "token_advantages over the rewards",
+       "token_advantages and rewards",
+       [](world& w) {
+         // rewards = tokens[0:12]: the token rows of group 0 would overwrite group 1's rewards.
+         hadw::estimate_reweight_broadcast(hadw::grpo{}, w.layout,
+                                           std::span<const float>(w.tokens).first(12), w.a(),
+                                           w.anchor, std::span<const std::uint8_t>(w.token_mask),
+                                           L, std::span<float>(w.tokens));
+       },
+       [](world& w) { std::copy(w.rewards.begin(), w.rewards.end(), w.tokens.begin()); }},
+      {"estimate_reweight_broadcast", "token_advantages over the advantages",
+       "token_advantages and advantages",
+       [](world& w) {
+         hadw::estimate_reweight_broadcast(hadw::grpo{}, w.layout, w.r(),
+                                           std::span<float>(w.tokens).subspan(8, 12), w.anchor,
+                                           std::span<const std::uint8_t>(w.token_mask), L,
+                                           std::span<float>(w.tokens));
        }},
       {"estimate_reweight_broadcast", "NaN reward", "rewards[7]",
        [&](world& w) {

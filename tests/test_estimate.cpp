@@ -283,3 +283,42 @@ TEST_CASE("Bad input is rejected with a message naming the argument", "[estimate
   CHECK_THROWS_WITH(call(hadw::grpo{}, r, {.mask = mask3}), Catch::Contains("mask.size()"));
   CHECK(out == std::vector<float>(8, 3.f));  // no rejected call wrote anything
 }
+
+TEST_CASE("Integer rewards are read as their values", "[estimate][types]") {
+  // A verifier's 0/1 or integer scores: the same advantages as the same values in double.
+  const auto layout = hadw::group_layout::uniform(3, 4);
+  const std::vector<std::int64_t> ri{1, 0, 0, 1, 3, -2, 0, 7, 1, 1, 1, 1};
+  const std::vector<std::uint8_t> ru{1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 1};
+  std::vector<double> rd(ri.begin(), ri.end()), rdu(ru.begin(), ru.end());
+  std::vector<double> from_int(12), from_double(12);
+  hadw::estimate(hadw::grpo{}, layout, std::span<const std::int64_t>(ri),
+                 std::span<double>(from_int));
+  hadw::estimate(hadw::grpo{}, layout, std::span<const double>(rd),
+                 std::span<double>(from_double));
+  CHECK(from_int == from_double);
+  hadw::estimate(hadw::rloo{}, layout, std::span<const std::uint8_t>(ru),
+                 std::span<double>(from_int));
+  hadw::estimate(hadw::rloo{}, layout, std::span<const double>(rdu),
+                 std::span<double>(from_double));
+  CHECK(from_int == from_double);
+}
+
+TEMPLATE_TEST_CASE("In place (advantages = rewards) equals a separate output",
+                   "[estimate][in_place]", float, double) {
+  std::mt19937_64 rng(3);
+  std::vector<int> ids;
+  for (int k = 0; k < 30; ++k)
+    for (int j = 0; j < 5; ++j) ids.push_back((k * 11 + j * 7) % 30);
+  for (const auto& layout :
+       {hadw::group_layout::from_ids(ids), hadw::group_layout::uniform(30, 5)}) {
+    std::vector<TestType> r(ids.size());
+    for (auto& x : r) x = static_cast<TestType>(std::uniform_real_distribution<>(0, 1)(rng));
+    r[4] = static_cast<TestType>(NAN);
+    const hadw::estimate_options o{.nan = hadw::nan_policy::unscorable};
+    std::vector<TestType> out(r.size()), buf = r;
+    hadw::estimate(hadw::grpo{}, layout, std::span<const TestType>(r), std::span<TestType>(out), o);
+    hadw::estimate(hadw::grpo{}, layout, std::span<const TestType>(buf), std::span<TestType>(buf),
+                   o);
+    CHECK(std::memcmp(out.data(), buf.data(), out.size() * sizeof(TestType)) == 0);
+  }
+}

@@ -65,3 +65,18 @@ TEST_CASE("bad layouts are rejected with the argument named", "[layout][errors]"
   const auto l = hadw::group_layout::uniform(2, 3);
   CHECK_THROWS_WITH(hadw::grouped(std::span<float>(v), l), Catch::Contains("5 vs 6"));
 }
+
+TEST_CASE("8-bit offsets are numbers: accepted, and printed as numbers in messages",
+          "[layout][offsets]") {
+  // int8_t and uint8_t are standard integers (bool and char offsets do not compile:
+  // tests/compile/fail/offsets_bool.cpp, offsets_char.cpp).
+  CHECK(hadw::group_layout::from_offsets(std::vector<std::int8_t>{0, 3, 5}) ==
+        hadw::group_layout::from_offsets({0, 3, 5}));
+  CHECK(hadw::group_layout::from_offsets(std::vector<std::uint8_t>{0, 2, 4}) ==
+        hadw::group_layout::uniform(2, 2));
+  // Regression: an int8 offset was streamed as a character (here byte 0xFB).
+  CHECK_THROWS_WITH(hadw::group_layout::from_offsets(std::vector<std::int8_t>{-5, 3}),
+                    Catch::Equals("offsets[0] == 0 required, got -5"));
+  CHECK_THROWS_WITH(hadw::group_layout::from_offsets(std::vector<std::int8_t>{0, 65, 64}),
+                    Catch::Contains("offsets[1] = 65 and offsets[2] = 64"));
+}

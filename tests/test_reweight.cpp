@@ -7,7 +7,9 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <numeric>
 #include <random>
@@ -251,4 +253,63 @@ TEST_CASE("Bad input is rejected before anything changes", "[reweight][errors]")
   adv[2] = adv0[2];
   CHECK(adv == adv0);
   CHECK(anchor.save() == state);
+}
+
+TEST_CASE("An unscorable response's advantage is neither read nor written", "[reweight][nan]") {
+  // Regression: reweight read it and refused a NaN there (a masked response's was accepted).
+  const auto layout = hadw::group_layout::uniform(2, 4);
+  const std::vector<float> r{1, NAN, 0, 0, 1, 1, 0, NAN};
+  const float payload = std::bit_cast<float>(0x7fc01234u);  // a NaN with a payload
+  std::vector<float> adv{1, payload, -0.5f, -0.5f, 0.5f, 0.5f, -1, payload};
+  hadw::difficulty_anchor<hadw::fixed_belief> anchor{hadw::fixed_belief::config{.belief = 0.5}};
+  hadw::reweight_options o;
+  o.nan = hadw::nan_policy::unscorable;
+  o.lambda_scale = 1.0;
+  const auto st = hadw::reweight(hadw::grouped(span_f(adv), layout),
+                                 hadw::grouped(cspan_f(r), layout), anchor, o);
+  CHECK(std::bit_cast<std::uint32_t>(adv[1]) == 0x7fc01234u);  // untouched, bit for bit
+  CHECK(std::bit_cast<std::uint32_t>(adv[7]) == 0x7fc01234u);
+  // Group 0: p = 1/3 (hard, diff -1/6); group 1: p = 2/3 (easy, diff +1/6).
+  CHECK(adv[0] == Approx(1.0 * std::exp(1.0 / 6.0)).epsilon(1e-6));
+  CHECK(adv[2] == Approx(-0.5 * std::exp(-1.0 / 6.0)).epsilon(1e-6));
+  CHECK(adv[4] == Approx(0.5 * std::exp(-1.0 / 6.0)).epsilon(1e-6));
+  CHECK(adv[6] == Approx(-1.0 * std::exp(1.0 / 6.0)).epsilon(1e-6));
+  CHECK(st.total == 6);
+}
+
+TEST_CASE("The widest accepted reward range keeps every weight finite", "[reweight][range]") {
+  // Rewards are bounded by max_abs_reward through the range: [-1e15, 1e15] is the widest.
+  const auto layout = hadw::group_layout::uniform(1, 4);
+  const std::vector<double> r{1e15, 1e15, -1e15, 1e15};  // mean 5e14: p = 0.75, diff +0.25
+  std::vector<double> adv{1, 1, -3, 1};
+  hadw::difficulty_anchor<hadw::fixed_belief> anchor{hadw::fixed_belief::config{.belief = 0.5}};
+  hadw::reweight_options o;
+  o.range = {-1e15, 1e15};
+  o.lambda_scale = 1.0;
+  hadw::reweight(hadw::grouped(std::span<double>(adv), layout),
+                 hadw::grouped(std::span<const double>(r), layout), anchor, o);
+  CHECK(adv[0] == Approx(std::exp(-0.25)).epsilon(1e-15));   // easy, correct: damped
+  CHECK(adv[2] == Approx(-3 * std::exp(0.25)).epsilon(1e-15));  // easy, wrong: amplified
+  // A range reaching past it is refused, whatever the rewards inside it.
+  const std::vector<double> inside{1, 0, 0, 1};
+  o.range = {0, 1.0000001e15};
+  CHECK_THROWS_WITH(hadw::reweight(hadw::grouped(std::span<double>(adv), layout),
+                                   hadw::grouped(std::span<const double>(inside), layout), anchor,
+                                   o),
+                    Catch::Contains("reward_range within") && Catch::Contains("1e15"));
+}
+
+TEST_CASE("reweight in place (advantages = rewards) equals a separate output",
+          "[reweight][in_place]") {
+  const auto layout = hadw::group_layout::from_ids(std::vector<int>{3, 1, 3, 1, 2, 2, 3, 1});
+  const std::vector<float> r{1, 0, 0.25f, 1, 0.5f, 0, 1, 0.75f};
+  std::vector<float> out = r, buf = r;
+  hadw::difficulty_anchor<> a1, a2;
+  const auto s1 = hadw::reweight(hadw::grouped(span_f(out), layout),
+                                 hadw::grouped(cspan_f(r), layout), a1);
+  const auto s2 = hadw::reweight(hadw::grouped(span_f(buf), layout),
+                                 hadw::grouped(cspan_f(buf), layout), a2);
+  CHECK(std::memcmp(out.data(), buf.data(), out.size() * sizeof(float)) == 0);
+  CHECK(s1.phi_mean == s2.phi_mean);
+  CHECK(a1 == a2);
 }

@@ -61,3 +61,30 @@ TEST_CASE("token shapes are checked", "[tokens][errors]") {
                                               std::span<float>(out)),
                     Catch::Contains("lengths[0]"));
 }
+
+TEST_CASE("int8 lengths are numbers; L = 1 may broadcast in place", "[tokens]") {
+  const std::vector<float> adv{1.5f, -2.f, 0.25f};
+  const std::vector<std::int8_t> len{0, 3, 1};
+  std::vector<float> out(9, 9.f);
+  hadw::broadcast_to_tokens(std::span<const float>(adv), std::span<const std::int8_t>(len), 3,
+                            std::span<float>(out));
+  CHECK(out == std::vector<float>{0, 0, 0, -2, -2, -2, 0.25f, 0, 0});
+  const std::vector<std::int8_t> bad{0, -1, 1};
+  CHECK_THROWS_WITH(hadw::broadcast_to_tokens(std::span<const float>(adv),
+                                              std::span<const std::int8_t>(bad), 3,
+                                              std::span<float>(out)),
+                    Catch::Contains("got -1 with L = 3"));
+  // One token per row, the same buffer: each row reads its advantage before writing it.
+  std::vector<float> buf = adv;
+  const std::vector<std::uint8_t> mask{1, 0, 1};
+  hadw::broadcast_to_tokens(std::span<const float>(buf), std::span<const std::uint8_t>(mask), 1,
+                            std::span<float>(buf));
+  CHECK(buf == std::vector<float>{1.5f, 0.f, 0.25f});
+  // Any other overlap is refused.
+  std::vector<float> wide{1, 2, 3, 0, 0, 0, 0};
+  const std::vector<std::uint8_t> mask6(6, 1);
+  CHECK_THROWS_WITH(hadw::broadcast_to_tokens(std::span<const float>(wide).first(3),
+                                              std::span<const std::uint8_t>(mask6), 2,
+                                              std::span<float>(wide).subspan(1)),
+                    Catch::Contains("token_advantages and advantages overlap"));
+}

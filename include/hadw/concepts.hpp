@@ -11,8 +11,47 @@
 #include <cstdint>
 #include <span>
 #include <string_view>
+#include <type_traits>
 
 namespace hadw {
+
+/// A standard integer type: what std::in_range and std::cmp_less compare (signed char through
+/// long long and their unsigned forms, so std::int8_t and std::uint8_t too), not bool or a
+/// character type (char, wchar_t, char8_t, char16_t, char32_t). Offsets and token lengths.
+template <class I>
+concept standard_integer =
+    std::integral<I> && !std::same_as<std::remove_cv_t<I>, bool> &&
+    !std::same_as<std::remove_cv_t<I>, char> && !std::same_as<std::remove_cv_t<I>, wchar_t> &&
+    !std::same_as<std::remove_cv_t<I>, char8_t> && !std::same_as<std::remove_cv_t<I>, char16_t> &&
+    !std::same_as<std::remove_cv_t<I>, char32_t>;
+
+/// An advantage element (estimate's and reweight's output, the token advantages): float or
+/// double. An integer would truncate (UB past its range), a narrower float (_Float16, bfloat16)
+/// overflows to inf from ordinary rewards; convert such a tensor after the call.
+template <class T>
+concept advantage_value =
+    std::same_as<std::remove_cv_t<T>, float> || std::same_as<std::remove_cv_t<T>, double>;
+
+/// A reward element: float, double, or a standard integer (a verifier's 0/1 or integer score;
+/// exact in double up to hadw::max_abs_reward). Not bool or a character type.
+template <class T>
+concept reward_value = advantage_value<T> || standard_integer<T>;
+
+namespace detail {
+/// The element checks of the entry points, as messages for the user.
+template <class R>
+constexpr void require_reward_value() {
+  static_assert(reward_value<R>,
+                "hadw: rewards must be float, double or a standard integer type (not bool or a "
+                "character type)");
+}
+template <class A>
+constexpr void require_advantage_value() {
+  static_assert(advantage_value<A>,
+                "hadw: advantages (and token_advantages) must be float or double: an integer "
+                "truncates, and _Float16 / bfloat16 overflow to inf; convert after the call");
+}
+}  // namespace detail
 
 /// What a policy is handed for one group: group_summary with the statistics it declared.
 template <class P, class V = double>
@@ -62,6 +101,10 @@ inline constexpr bool needs_batch_stats_v = requires { requires P::needs_batch_s
 ///                                                  "hadw::kalman_belief" (the type's name)
 ///   cb.save_state(state_writer&)                   bit-exact state round trip through the
 ///   B::load_state(state_reader&) -> B              public hadw/anchor/state.hpp (load validates)
+/// Optional:
+///   cb.posterior(y) -> double                      prior() after observe(y), bit for bit,
+///                                                  without observing: anchor_timing::posterior
+///                                                  weights with it (else it observes a copy)
 ///
 /// Belief kinds: 0 is invalid (refused at compile time); 1-63 are reserved for hadw's own beliefs
 /// (1 kalman_belief, 2 window_mean_belief, 3 fixed_belief); 64-255 are free for user beliefs.

@@ -4,6 +4,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 namespace hadw {
@@ -17,19 +18,29 @@ public:
 
 namespace detail {
 
+/// A message part as it is printed: 8-bit integers (std::int8_t, std::uint8_t: signed and
+/// unsigned char) as numbers, where a stream would print them as characters (raw bytes).
+template <class P>
+[[nodiscard]] decltype(auto) printable(const P& part) {
+  if constexpr (std::is_same_v<P, signed char> || std::is_same_v<P, unsigned char>)
+    return static_cast<int>(part);
+  else
+    return (part);
+}
+
 template <class... Parts>
-[[nodiscard]] std::string concat(Parts&&... parts) {
+[[nodiscard]] std::string concat(const Parts&... parts) {
   std::ostringstream out;
   out.precision(17);
-  (out << ... << std::forward<Parts>(parts));
+  (out << ... << printable(parts));
   return out.str();
 }
 
 /// Throws hadw::error with the concatenated message parts unless `ok`.
 template <class... Parts>
-void require(bool ok, Parts&&... parts) {
+void require(bool ok, const Parts&... parts) {
   if (!ok) [[unlikely]]
-    throw error(concat(std::forward<Parts>(parts)...));
+    throw error(concat(parts...));
 }
 
 /// "<name>.size() == <expected_name> required, got a vs b"

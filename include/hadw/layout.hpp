@@ -1,6 +1,7 @@
 // group_layout: which responses belong to which prompt's group.
 #pragma once
 
+#include <hadw/concepts.hpp>
 #include <hadw/error.hpp>
 
 #include <concepts>
@@ -47,29 +48,19 @@ public:
   /// Ragged groups from CSR offsets: group k is [offsets[k], offsets[k+1]). Requires
   /// offsets.size() >= 2, offsets[0] == 0, strictly increasing offsets (no empty group) and
   /// offsets representable as int64 (an unsigned offset past INT64_MAX would wrap negative).
+  /// I: any standard integer type (int8_t through uint64_t); bool and character types do not
+  /// compile.
   template <std::integral I>
   [[nodiscard]] static group_layout from_offsets(std::span<const I> offsets) {
-    detail::require(offsets.size() >= 2,
-                    "offsets.size() >= 2 required (num_groups + 1 entries), got ", offsets.size());
-    // Unary + prints 8-bit offsets as numbers, not characters.
-    detail::require(offsets[0] == 0, "offsets[0] == 0 required, got ", +offsets[0]);
-    group_layout l;
-    l.offsets_.resize(offsets.size());
-    for (std::size_t k = 0; k < offsets.size(); ++k) {
-      if (k > 0)
-        detail::require(offsets[k] > offsets[k - 1],
-                        "offsets strictly increasing required (every group non-empty), got offsets[",
-                        k - 1, "] = ", +offsets[k - 1], " and offsets[", k, "] = ", +offsets[k]);
-      detail::require(std::in_range<std::int64_t>(offsets[k]), "offsets[", k,
-                      "] <= INT64_MAX required, got ", +offsets[k]);
-      l.offsets_[k] = static_cast<std::int64_t>(offsets[k]);
-    }
-    l.uniform_size_ = l.detect_uniform();
-    return l;
+    require_offset_type<I>();
+    if constexpr (standard_integer<I>) return checked_offsets(offsets);
+    else return {};  // not compiled past the static_assert above: one error, not two
   }
   template <std::integral I>
   [[nodiscard]] static group_layout from_offsets(const std::vector<I>& offsets) {
-    return from_offsets(std::span<const I>(offsets));
+    require_offset_type<I>();
+    if constexpr (standard_integer<I>) return checked_offsets(std::span<const I>(offsets));
+    else return {};
   }
   [[nodiscard]] static group_layout from_offsets(std::initializer_list<std::int64_t> offsets) {
     return from_offsets(std::span<const std::int64_t>(offsets.begin(), offsets.size()));
@@ -146,6 +137,33 @@ public:
 private:
   group_layout() = default;
 
+  template <standard_integer I>
+  [[nodiscard]] static group_layout checked_offsets(std::span<const I> offsets) {
+    detail::require(offsets.size() >= 2,
+                    "offsets.size() >= 2 required (num_groups + 1 entries), got ", offsets.size());
+    detail::require(offsets[0] == 0, "offsets[0] == 0 required, got ", offsets[0]);
+    group_layout l;
+    l.offsets_.resize(offsets.size());
+    for (std::size_t k = 0; k < offsets.size(); ++k) {
+      if (k > 0)
+        detail::require(offsets[k] > offsets[k - 1],
+                        "offsets strictly increasing required (every group non-empty), got offsets[",
+                        k - 1, "] = ", offsets[k - 1], " and offsets[", k, "] = ", offsets[k]);
+      detail::require(std::in_range<std::int64_t>(offsets[k]), "offsets[", k,
+                      "] <= INT64_MAX required, got ", offsets[k]);
+      l.offsets_[k] = static_cast<std::int64_t>(offsets[k]);
+    }
+    l.uniform_size_ = l.detect_uniform();
+    return l;
+  }
+
+  template <class I>
+  static constexpr void require_offset_type() {
+    static_assert(standard_integer<I>,
+                  "hadw::group_layout::from_offsets: offsets must be a standard integer type "
+                  "(int8_t ... uint64_t), not bool or a character type");
+  }
+
   [[nodiscard]] std::int64_t detect_uniform() const noexcept {
     const std::int64_t g = offsets_[1] - offsets_[0];
     for (std::size_t k = 1; k + 1 < offsets_.size(); ++k)
@@ -158,7 +176,8 @@ private:
   std::int64_t uniform_size_ = 0;
 };
 
-/// A flat per-response array viewed through its layout: what hadw::reweight takes.
+/// A flat per-response array viewed through its layout: what hadw::reweight takes (a null
+/// layout is refused there; build it with grouped()).
 template <class T>
 struct grouped_span {
   std::span<T> values;

@@ -139,15 +139,36 @@ public:
   [[nodiscard]] const Belief& belief() const { return belief_; }
 
   /// Observes the batch accuracy y_t in [0, 1] (eq. 7). Throws hadw::error otherwise.
+  /// hadw's beliefs allocate here at most once, when the first observation reserves their
+  /// window; after that an observation allocates nothing.
   void observe(double ratio) {
-    detail::require(std::isfinite(ratio) && ratio >= 0.0 && ratio <= 1.0,
-                    "ratio in [0, 1] required, got ", ratio);
-    // A loaded checkpoint may hold any step >= 0; counting past INT64_MAX would be UB (fuzzing).
-    detail::require(step_ < INT64_MAX, "step() < INT64_MAX required to observe, got ", step_);
+    check_observation(ratio);
     belief_.observe(ratio);
     last_observation_ = ratio;
     ++step_;
   }
+  /// Throws the hadw::error observe(ratio) would throw, changing nothing.
+  void check_observation(double ratio) const {
+    detail::require(std::isfinite(ratio) && ratio >= 0.0 && ratio <= 1.0,
+                    "ratio in [0, 1] required, got ", ratio);
+    // A loaded checkpoint may hold any step >= 0; counting past INT64_MAX would be UB (fuzzing).
+    detail::require(step_ < INT64_MAX, "step() < INT64_MAX required to observe, got ", step_);
+  }
+
+  /// prior() after observe(ratio), bit for bit, with the anchor unchanged: C_t^+ for
+  /// anchor_timing::posterior. Throws what observe(ratio) would. A belief with a
+  /// `posterior(y)` member (hadw's own) computes it in place; another is observed on a copy.
+  [[nodiscard]] double prior_after(double ratio) const {
+    check_observation(ratio);
+    if constexpr (requires { { belief_.posterior(ratio) } -> std::same_as<double>; }) {
+      return belief_.posterior(ratio);
+    } else {
+      Belief b = belief_;
+      b.observe(ratio);
+      return b.prior();
+    }
+  }
+
   /// Observes y_t = correct / total from integer counts (all-reduced across ranks).
   void observe(std::int64_t correct, std::int64_t total) {
     detail::require(total > 0, "total > 0 required, got ", total);

@@ -24,12 +24,26 @@ inline void check_window(std::int64_t w, const char* name) {
   require(w >= 1 && w <= (1 << 20), name, " in [1, 2^20] required, got ", w);
 }
 
-/// The last `capacity` values in chronological order (oldest first).
-inline void push_window(std::vector<double>& window, std::int64_t capacity, double v) {
+/// Whether push_window drops the oldest value before it appends.
+[[nodiscard]] inline bool window_full(const std::vector<double>& window, std::int64_t capacity) {
   // capacity >= 1 (validated); the emptiness test only tells GCC's -Warray-bounds so.
-  if (!window.empty() && static_cast<std::int64_t>(window.size()) >= capacity)
-    window.erase(window.begin());
+  return !window.empty() && static_cast<std::int64_t>(window.size()) >= capacity;
+}
+
+/// The last `capacity` values in chronological order (oldest first). The first push reserves
+/// the whole window, so a step allocates nothing once the anchor has observed once.
+inline void push_window(std::vector<double>& window, std::int64_t capacity, double v) {
+  if (window.capacity() < static_cast<std::size_t>(capacity))
+    window.reserve(static_cast<std::size_t>(capacity));
+  if (window_full(window, capacity)) window.erase(window.begin());
   window.push_back(v);
+}
+
+/// The sum of `values`, left to right (the window mean's summation order).
+[[nodiscard]] inline double sum_of(std::span<const double> values) {
+  double sum = 0.0;
+  for (double v : values) sum += v;
+  return sum;
 }
 
 }  // namespace detail
@@ -77,15 +91,13 @@ struct kalman_belief {
   [[nodiscard]] const config& settings() const { return cfg_; }
 
   void observe(double y) {
-    if (history_.empty() && cfg_.initialise_from_first_observation) {
-      eta_ = 1.0;
-      belief_ = y;
-    } else {
-      eta_ = std::clamp(cfg_.eta * sigma(), 0.0, 1.0);
-      belief_ = (1.0 - eta_) * belief_ + eta_ * y;
-    }
+    const update u = next(y);
+    eta_ = u.eta;
+    belief_ = u.belief;
     detail::push_window(history_, cfg_.window, belief_);
   }
+  /// prior() after observe(y), without observing (anchor_timing::posterior).
+  [[nodiscard]] double posterior(double y) const { return next(y).belief; }
 
   /// Population std (ddof 0, eq. 10) of the history; two-pass for exactness.
   [[nodiscard]] double sigma() const {
@@ -125,6 +137,16 @@ struct kalman_belief {
   friend bool operator==(const kalman_belief&, const kalman_belief&) = default;
 
 private:
+  /// eta_t and C_t^+ after observing y (eq. 9-11).
+  struct update {
+    double eta, belief;
+  };
+  [[nodiscard]] update next(double y) const {
+    if (history_.empty() && cfg_.initialise_from_first_observation) return {1.0, y};
+    const double eta = std::clamp(cfg_.eta * sigma(), 0.0, 1.0);
+    return {eta, (1.0 - eta) * belief_ + eta * y};
+  }
+
   config cfg_;
   double belief_;
   double eta_ = 0.0;
@@ -152,9 +174,7 @@ struct window_mean_belief {
 
   [[nodiscard]] double prior() const {
     if (window_.empty()) return cfg_.initial_belief;
-    double sum = 0.0;
-    for (double v : window_) sum += v;
-    return sum / static_cast<double>(window_.size());
+    return detail::sum_of(window_) / static_cast<double>(window_.size());
   }
   /// The weight the newest observation has in the mean.
   [[nodiscard]] double eta() const {
@@ -163,6 +183,13 @@ struct window_mean_belief {
   [[nodiscard]] std::span<const double> history() const { return window_; }
   [[nodiscard]] const config& settings() const { return cfg_; }
   void observe(double y) { detail::push_window(window_, cfg_.window, y); }
+  /// prior() after observe(y), without observing: the values the window keeps, then y, summed
+  /// in prior()'s order.
+  [[nodiscard]] double posterior(double y) const {
+    const std::span<const double> kept =
+        std::span<const double>(window_).subspan(detail::window_full(window_, cfg_.window) ? 1 : 0);
+    return (detail::sum_of(kept) + y) / static_cast<double>(kept.size() + 1);
+  }
 
   void save_state(state_writer& w) const {
     w.i64(cfg_.window);
@@ -202,6 +229,7 @@ struct fixed_belief {
   [[nodiscard]] std::span<const double> history() const { return {}; }
   [[nodiscard]] const config& settings() const { return cfg_; }
   void observe(double) {}
+  [[nodiscard]] double posterior(double) const { return cfg_.belief; }
 
   void save_state(state_writer& w) const { w.f64(cfg_.belief); }
   [[nodiscard]] static fixed_belief load_state(state_reader& r) {

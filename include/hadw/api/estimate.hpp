@@ -5,6 +5,8 @@
 
 #include <hadw/backend/cpu/entry.hpp>
 #include <hadw/backend/tags.hpp>
+#include <hadw/concepts.hpp>
+#include <hadw/detail/alias.hpp>
 #include <hadw/error.hpp>
 #include <hadw/estimators/named.hpp>
 #include <hadw/layout.hpp>
@@ -16,12 +18,14 @@
 namespace hadw {
 
 namespace detail {
-/// The O(1) checks every backend shares: sizes against the layout, lengths where the estimator
-/// needs them.
+/// The O(1) checks every backend shares: element types, sizes against the layout, lengths
+/// where the estimator needs them, advantages either exactly the rewards (in place) or apart.
 template <class Layout, class T, class U>
 void check_estimate_shapes(const Layout& layout, std::span<const T> rewards,
                            std::span<U> advantages, const estimate_options& opt,
                            bool needs_lengths) {
+  require_reward_value<T>();
+  require_advantage_value<U>();
   const auto n = static_cast<std::size_t>(layout.num_responses());
   require_size(rewards.size(), n, "rewards", "layout.num_responses()");
   if (!opt.mask.empty()) require_size(opt.mask.size(), n, "mask", "layout.num_responses()");
@@ -29,6 +33,7 @@ void check_estimate_shapes(const Layout& layout, std::span<const T> rewards,
   require(!needs_lengths || !opt.lengths.empty(),
           "lengths required by this estimator (OPO's length-weighted baseline), got none");
   require_size(advantages.size(), rewards.size(), "advantages", "rewards.size()");
+  require_in_place_or_disjoint(advantages, "advantages", rewards, "rewards");
 }
 }  // namespace detail
 
@@ -37,7 +42,9 @@ void check_estimate_shapes(const Layout& layout, std::span<const T> rewards,
 /// for backend::cpu, device_group_layout for backend::cuda). Accumulates in double; the result
 /// is the same bit for bit on every run. Throws hadw::error, before writing anything, on: sizes
 /// that disagree, NaN/Inf rewards (unless nan_policy::unscorable), negative lengths or eps,
-/// missing lengths for OPO, and a group with one valid response under singleton_rule::reject.
+/// missing lengths for OPO, a group with one valid response under singleton_rule::reject, and
+/// advantages that overlap the rewards other than exactly (in place is allowed). Rewards are
+/// float, double or a standard integer; advantages float or double (else it does not compile).
 template <backend::backend_tag B, estimator_like E, class Layout, class T, class U>
   requires std::same_as<Layout, typename backend::traits<B>::layout>
 void estimate(B be, const E& estimator, const Layout& layout, std::span<const T> rewards,

@@ -29,7 +29,8 @@ void check_fused_shapes(const Est& est, const Layout& layout, std::span<const T>
 /// estimate(estimator, ...) then reweight(...) on the result, in one pass: advantages receive the
 /// HA-DW weighted advantages and the anchor is updated per `options`. `lengths` goes to
 /// estimators that use it (OPO, REINFORCE++). All inputs are validated before anything is
-/// written. Bit-identical to the two calls.
+/// written. Bit-identical to the two calls. In place (advantages = rewards, the same span) is
+/// allowed; any other overlap is refused.
 template <backend::backend_tag B, estimator_like E, class Layout, class T, class U, class Belief>
   requires std::same_as<Layout, typename backend::traits<B>::layout>
 step_stats estimate_and_reweight(B be, const E& estimator, const Layout& layout,
@@ -48,7 +49,7 @@ step_stats estimate_and_reweight(B be, const E& estimator, const Layout& layout,
 /// a per-token mask [N, L] (uint8 or bool) or per-row lengths [N] of right-padded rows (any other
 /// integer, 0 <= length <= L). `advantages` (size N) receives the per-response result too.
 /// (`lengths`, for OPO / REINFORCE++, is separate: pass the token counts there too if the
-/// estimator should see them.)
+/// estimator should see them.) token_advantages shares no memory with rewards or advantages.
 template <backend::backend_tag B, estimator_like E, class Layout, class T, class U, class Belief,
           class MaskOrLength, class V>
   requires std::same_as<Layout, typename backend::traits<B>::layout> &&
@@ -60,9 +61,13 @@ step_stats estimate_reweight_broadcast(B be, const E& estimator, const Layout& l
                                        std::span<V> token_advantages,
                                        const reweight_options& options = {},
                                        std::span<const std::int64_t> lengths = {}) {
-  detail::check_token_rows<B>(advantages.size(), token_rows, L, token_advantages.size());
+  detail::check_token_rows<B>(advantages, token_rows, L, token_advantages);
   const auto& est = estimator.policies();
   detail::check_fused_shapes(est, layout, rewards, advantages, options, lengths);
+  // Both outputs are written group by group: neither may share memory with the other or with
+  // rewards still to be read.
+  detail::require_disjoint(token_advantages, "token_advantages", advantages, "advantages");
+  detail::require_disjoint(token_advantages, "token_advantages", rewards, "rewards");
   return backend::traits<B>::entry::estimate_reweight_broadcast(
       be, est, layout, rewards, advantages, anchor, token_rows, L, token_advantages, options,
       lengths);

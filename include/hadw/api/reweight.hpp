@@ -5,6 +5,8 @@
 #include <hadw/anchor/anchor.hpp>
 #include <hadw/backend/cpu/entry.hpp>
 #include <hadw/backend/tags.hpp>
+#include <hadw/concepts.hpp>
+#include <hadw/detail/alias.hpp>
 #include <hadw/error.hpp>
 #include <hadw/step/diagnostics.hpp>
 #include <hadw/step/options.hpp>
@@ -16,10 +18,17 @@
 namespace hadw {
 
 namespace detail {
-/// The O(1) checks every backend shares: the options, one layout, sizes.
+/// The O(1) checks every backend shares: element types, the options, one (non-null) layout,
+/// sizes, advantages either exactly the rewards (in place) or apart.
 template <class GA, class GR>
 void check_reweight_shapes(const GA& advantages, const GR& rewards, const reweight_options& opt) {
+  require_advantage_value<std::remove_cv_t<typename decltype(advantages.values)::element_type>>();
+  require_reward_value<std::remove_cv_t<typename decltype(rewards.values)::element_type>>();
   opt.validate();
+  require(rewards.layout != nullptr,
+          "rewards.layout must not be null (pair values with their layout by hadw::grouped)");
+  require(advantages.layout != nullptr,
+          "advantages.layout must not be null (pair values with their layout by hadw::grouped)");
   const auto& layout = *rewards.layout;
   bool same = advantages.layout == rewards.layout;
   if constexpr (requires { *advantages.layout == layout; })  // equal host layouts pass too
@@ -29,6 +38,7 @@ void check_reweight_shapes(const GA& advantages, const GR& rewards, const reweig
   require_size(rewards.values.size(), n, "rewards", "layout.num_responses()");
   if (!opt.mask.empty()) require_size(opt.mask.size(), n, "mask", "layout.num_responses()");
   require_size(advantages.values.size(), rewards.values.size(), "advantages", "rewards.size()");
+  require_in_place_or_disjoint(advantages.values, "advantages", rewards.values, "rewards");
 }
 }  // namespace detail
 
@@ -39,9 +49,10 @@ void check_reweight_shapes(const GA& advantages, const GR& rewards, const reweig
 /// backend `be` (grouped spans of its memory: grouped_span for backend::cpu,
 /// device_grouped_span for backend::cuda; the anchor stays on the host).
 ///
-/// Throws hadw::error before touching advantages or anchor on: layouts that differ, sizes that
-/// disagree, NaN rewards (unless nan_policy::unscorable), rewards outside options.range, non-finite
-/// advantages, bad options, a batch with no valid response.
+/// Throws hadw::error before touching advantages or anchor on: a null or different layouts,
+/// sizes that disagree, advantages that overlap the rewards other than exactly (in place is
+/// allowed), NaN rewards (unless nan_policy::unscorable), rewards outside options.range,
+/// non-finite advantages of valid responses, bad options, a batch with no valid response.
 template <backend::backend_tag B, template <class> class G, class A, class R, class Belief>
   requires std::same_as<G<A>, typename backend::traits<B>::template grouped<A>>
 step_stats reweight(B be, G<A> advantages, G<R> rewards, difficulty_anchor<Belief>& anchor,

@@ -3,6 +3,7 @@
 
 #include <hadw/error.hpp>
 #include <hadw/stats/group.hpp>
+#include <hadw/stats/readers.hpp>
 #include <hadw/step/observation.hpp>
 #include <hadw/weighting/phi.hpp>
 
@@ -40,6 +41,21 @@ struct reweight_options {
     detail::require(lambda_scale > 0.0 && lambda_scale <= max_lambda_scale,
                     "lambda_scale in (0, 1e6] required, got ", lambda_scale);
     range.validate();
+    // The estimators' bound on rewards (max_abs_reward) holds for every reward inside the range,
+    // so a group's sum and mean stay finite in reweight alone too: [0, 1.7e308] let the mean of
+    // {1.6e308, 1.7e308} overflow to inf and gave -inf advantages from finite input.
+    detail::require(reward_in_domain(range.low) && reward_in_domain(range.high),
+                    "reward_range within [-max_abs_reward, max_abs_reward] = [-1e15, 1e15] "
+                    "required, got [",
+                    range.low, ", ", range.high, "]");
+    detail::require(timing == anchor_timing::prior || timing == anchor_timing::posterior,
+                    "timing (anchor_timing) must be anchor_timing::prior or ::posterior, got ",
+                    static_cast<int>(timing));
+    detail::require(observation == observation_kind::mean_reward ||
+                        observation == observation_kind::success_rate,
+                    "observation (observation_kind) must be observation_kind::mean_reward or "
+                    "::success_rate, got ",
+                    static_cast<int>(observation));
     detail::require(std::isfinite(success_threshold) && success_threshold >= 0.0 &&
                         success_threshold <= 1.0,
                     "success_threshold in [0, 1] required, got ", success_threshold);

@@ -11,7 +11,7 @@
 #include <hadw/step/options.hpp>
 #include <hadw/weighting/phi.hpp>
 
-#include <optional>
+#include <cmath>
 #include <type_traits>
 #include <utility>
 
@@ -51,7 +51,9 @@ template <class Backend>
 
 /// One HA-DW step. `anchor` is untouched until the backend has written (strong exception
 /// guarantee of the checks, which run in observe()); it then observes y_t unless
-/// options.update_anchor is false.
+/// options.update_anchor is false. y_t is checked as anchor.observe() checks it before the
+/// weights are written, and C_t^+ for anchor_timing::posterior is the anchor's prior_after(y_t):
+/// no copy of the anchor (whose history would allocate on every step).
 template <class Belief, step_backend Backend>
 step_stats hadw_step(difficulty_anchor<Belief>& anchor, const reweight_options& options,
                      std::int64_t num_groups, Backend&& be) {
@@ -61,20 +63,18 @@ step_stats hadw_step(difficulty_anchor<Belief>& anchor, const reweight_options& 
   weighting<> w{anchor.prior(), options.lambda_scale, options.range,
                 anchor.step() < options.warmup_steps};
 
-  // The anchor after observing y_t, built on a copy so that `anchor` stays untouched until the
-  // weights are written; only when something reads it (a weight-only step with the prior, a
-  // trainer that all-reduces the counts itself, skips the copy of a history).
-  const bool observes = options.update_anchor || options.timing == anchor_timing::posterior;
-  std::optional<difficulty_anchor<Belief>> observed;
+  const bool posterior = options.timing == anchor_timing::posterior;
+  const bool observes = options.update_anchor || posterior;
   observation obs;
+  double y = NAN;  // what the anchor observes, when it does
   const auto take = [&](const observation& o) {
     obs = o;
     if (!observes) return;
-    observed.emplace(anchor);
-    observed->observe(anchor_input(be, o, options.observation));
+    y = anchor_input(be, o, options.observation);
+    anchor.check_observation(y);
   };
   step_totals totals;
-  if (options.timing == anchor_timing::prior) {
+  if (!posterior) {
     if constexpr (requires { be.weigh_then_observe(w); }) {
       auto [t, o] = be.weigh_then_observe(w);
       totals = t;
@@ -85,7 +85,7 @@ step_stats hadw_step(difficulty_anchor<Belief>& anchor, const reweight_options& 
     }
   } else {
     take(be.observe());
-    w.belief = observed->prior();
+    w.belief = anchor.prior_after(y);
     totals = be.weigh(w);
   }
 
@@ -97,7 +97,7 @@ step_stats hadw_step(difficulty_anchor<Belief>& anchor, const reweight_options& 
                                                static_cast<double>(num_groups)
                                          : NAN;
   totals.report(st);
-  if (options.update_anchor) anchor = std::move(*observed);
+  if (options.update_anchor) anchor.observe(y);
   st.posterior = anchor.prior();
   st.eta = anchor.eta();
   st.step = anchor.step();

@@ -84,13 +84,15 @@ template <class R>
 }
 
 /// Validates everything reweight reads before it writes anything (strong exception guarantee);
-/// the shapes were checked by the entry point.
+/// the shapes were checked by the entry point. The advantage of an invalid response (masked, or
+/// unscorable) is neither read nor written, so it may hold anything, NaN included.
 template <class A, class R>
 [[nodiscard]] observation scan_for_reweight(grouped_span<A> advantages, grouped_span<R> rewards,
                                             const reweight_options& opt, bool empty_ok = false) {
   const observation s = scan_rewards(*rewards.layout, rewards.values, opt, empty_ok);
+  const auto view = reweight_view(*rewards.layout, rewards.values, opt);
   for (std::size_t i = 0; i < advantages.values.size(); ++i) {
-    if (!opt.mask.empty() && opt.mask[i] == 0) continue;
+    if (!view.valid(static_cast<std::int64_t>(i))) continue;
     const double a = static_cast<double>(advantages.values[i]);
     require(advantage_in_domain(a), "advantages[", i, "] is ", a,
             "; finite advantages with |advantage| <= max_abs_advantage (1e30) required");

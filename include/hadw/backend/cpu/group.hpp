@@ -113,11 +113,20 @@ template <class Est>
   else return Est::needs_median;
 }
 
+/// What follows a stored advantage in the step: nothing (estimate(), the lockstep's fallback).
+struct no_next_stage {
+  void operator()(std::int64_t, bool) const {}
+};
+
 /// The estimator stage of one group (its statistics `raw`): the advantages, written at their
-/// caller indices. Each is rounded to U, exactly as estimate() stores it.
-template <class Est, class Reader, class U>
+/// caller indices. Each is rounded to U, exactly as estimate() stores it. Then next(i, valid)
+/// for each response in group order, its validity read before its advantage was stored: in
+/// place (advantages = rewards) the store overwrites the reward that said whether it was valid
+/// (a NaN under nan_policy::unscorable).
+template <class Est, class Reader, class U, class Next = no_next_stage>
 void write_advantages(const Est& est, const batch_stats& batch, const Reader& in,
-                      const group_stats& raw, std::int64_t begin, std::int64_t end, U* adv) {
+                      const group_stats& raw, std::int64_t begin, std::int64_t end, U* adv,
+                      const Next& next = {}) {
   const group_stats g = apply_singleton_rule(raw, est.singleton);
   const bool zero_all = zeroed_by_rule(g, est.singleton);
   const group_advantage<Est> advantage(est, g, batch);
@@ -135,25 +144,28 @@ void write_advantages(const Est& est, const batch_stats& batch, const Reader& in
         store_pack(adv + j, advantage.of_deviation(d));
       }
       for (; j < end; ++j) adv[j] = static_cast<U>(advantage.of_deviation(deviation(j)));
+      for (j = begin; j < end; ++j) next(j, true);  // a dense view: every response valid
       return;
     }
   }
   for (std::int64_t j = begin; j < end; ++j) {
     const std::int64_t i = in.index(j);
-    adv[i] = (zero_all || !in.valid(i))
+    const bool valid = in.valid(i);
+    adv[i] = (zero_all || !valid)
                  ? U(0)
                  : static_cast<U>(advantage(est, g, bg, batch, in.reward(i), j - begin));
+    next(i, valid);
   }
 }
 
-/// The weighting stage of one response (caller index i): its advantage, as stored, times the
-/// Phi of its sign, rounded to U and stored, then its token row.
-template <bool Weighting, class Reader, class U, class Rows>
-void weigh_response(const group_phi<>& ph, const Reader& in, std::int64_t i, U* adv,
-                    const Rows& rows, step_partial& local) {
+/// The weighting stage of one response (caller index i, valid or not): its advantage, as
+/// stored, times the Phi of its sign, rounded to U and stored, then its token row.
+template <bool Weighting, class U, class Rows>
+void weigh_response(const group_phi<>& ph, bool valid, std::int64_t i, U* adv, const Rows& rows,
+                    step_partial& local) {
   U a = adv[i];
   if constexpr (Weighting) {
-    if (in.valid(i)) {
+    if (valid) {
       const auto x = static_cast<double>(a);
       const double f = ph(x);
       a = static_cast<U>(x * f);
@@ -180,14 +192,24 @@ void step_group(const Est est, const batch_stats batch, const W w, const Reader 
   constexpr bool weighting_on = !std::is_same_v<W, no_weighting>;
   const group_stats raw =
       compute_group_stats<step_needs_extrema<Est>(), step_needs_median<Est>()>(in, begin, end);
-  if constexpr (estimating) write_advantages(est, batch, in, raw, begin, end, adv);
-  if constexpr (weighting_on || Rows::active) {
+  if constexpr (!weighting_on && !Rows::active) {
+    if constexpr (estimating) write_advantages(est, batch, in, raw, begin, end, adv);
+  } else {
     group_phi<> ph;
     if constexpr (weighting_on)
       if (raw.count > 0) ph = memo(w, raw.mean);
     step_partial local;
-    for (std::int64_t j = begin; j < end; ++j)
-      weigh_response<weighting_on>(ph, in, in.index(j), adv, rows, local);
+    const auto weigh = [&](std::int64_t i, bool valid) {
+      weigh_response<weighting_on>(ph, valid, i, adv, rows, local);
+    };
+    if constexpr (estimating) {
+      write_advantages(est, batch, in, raw, begin, end, adv, weigh);
+    } else {  // reweight(): each response's validity read before its advantage is written
+      for (std::int64_t j = begin; j < end; ++j) {
+        const std::int64_t i = in.index(j);
+        weigh(i, in.valid(i));
+      }
+    }
     if constexpr (weighting_on) part.merge(local);
   }
 }

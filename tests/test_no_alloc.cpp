@@ -1,0 +1,97 @@
+// After an anchor's first observation, a step allocates nothing (docs/errors.md: building a
+// layout allocates, nothing else does). This translation unit replaces the global operator new
+// and counts the allocations made inside the measured calls.
+#include <hadw/hadw.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <cstdlib>
+#include <new>
+#include <vector>
+
+namespace {
+bool counting = false;
+long allocations = 0;
+
+void* counted(std::size_t n, std::size_t align) {
+  if (counting) ++allocations;
+  if (n == 0) n = 1;
+  void* p = align <= alignof(std::max_align_t)
+                ? std::malloc(n)
+                : std::aligned_alloc(align, (n + align - 1) / align * align);
+  if (!p) throw std::bad_alloc();
+  return p;
+}
+
+/// The allocations f makes.
+template <class F>
+long allocations_in(F&& f) {
+  allocations = 0;
+  counting = true;
+  f();
+  counting = false;
+  return allocations;
+}
+}  // namespace
+
+void* operator new(std::size_t n) { return counted(n, 0); }
+void* operator new[](std::size_t n) { return counted(n, 0); }
+void* operator new(std::size_t n, std::align_val_t a) {
+  return counted(n, static_cast<std::size_t>(a));
+}
+void* operator new[](std::size_t n, std::align_val_t a) {
+  return counted(n, static_cast<std::size_t>(a));
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+
+TEST_CASE("the counter sees a std::vector's allocation", "[no_alloc]") {
+  CHECK(allocations_in([] { std::vector<double> v(10); }) == 1);
+}
+
+TEMPLATE_TEST_CASE("reweight and the fused calls allocate nothing after the first step",
+                   "[no_alloc]", hadw::kalman_belief, hadw::window_mean_belief,
+                   hadw::fixed_belief) {
+  // Regression: reweight copied the anchor (its history vector) on every step.
+  const auto layout = hadw::group_layout::uniform(8, 4);
+  const std::vector<float> r{1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0,
+                             0, 1, 0, 1, 1, 0, 0, 0, 1, 1, 0, 1, 0, 0, 1, 0};
+  std::vector<float> adv(r.size()), tok(r.size() * 3);
+  const std::vector<std::uint8_t> tmask(tok.size(), 1);
+  for (const auto timing : {hadw::anchor_timing::prior, hadw::anchor_timing::posterior})
+    for (const bool update : {true, false}) {
+      INFO("posterior timing: " << (timing == hadw::anchor_timing::posterior)
+                                << ", update_anchor: " << update);
+      hadw::difficulty_anchor<TestType> anchor;
+      hadw::reweight_options o;
+      o.timing = timing;
+      o.update_anchor = update;
+      const auto reweight = [&] {
+        hadw::estimate(hadw::grpo{}, layout, std::span<const float>(r), std::span<float>(adv));
+        (void)hadw::reweight(hadw::grouped(std::span<float>(adv), layout),
+                             hadw::grouped(std::span<const float>(r), layout), anchor, o);
+      };
+      const auto fused = [&] {
+        (void)hadw::estimate_and_reweight(hadw::grpo{}, layout, std::span<const float>(r),
+                                          std::span<float>(adv), anchor, o);
+        (void)hadw::estimate_reweight_broadcast(
+            hadw::grpo{}, layout, std::span<const float>(r), std::span<float>(adv), anchor,
+            std::span<const std::uint8_t>(tmask), 3, std::span<float>(tok), o);
+      };
+      anchor.observe(0.5);  // the first observation reserves the belief's window
+      // More steps than the window (10) holds: the window fills, then slides.
+      CHECK(allocations_in([&] {
+              for (int step = 0; step < 12; ++step) reweight();
+            }) == 0);
+      CHECK(allocations_in([&] {
+              for (int step = 0; step < 12; ++step) fused();
+            }) == 0);
+    }
+}
