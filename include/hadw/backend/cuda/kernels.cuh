@@ -173,16 +173,16 @@ __global__ void __launch_bounds__(max_block_threads)
       const std::int64_t vi = s.view.index(s.lo + idx);
       const bool masked = s.view.mask && s.view.mask[vi] == 0;
       if (estimating && s.view.lengths && s.view.lengths[vi] < 0) bad = true;
-      if constexpr ((Pass & check_advantages) != 0)
-        if (!masked &&
-            !advantage_in_domain(static_cast<double>(a.advantages[a.layout.index(s.begin + idx)])))
-          bad = true;
       if (masked) continue;
       const double r = s.view.reward(vi);
       if (isnan(r)) {
         bad = bad || !a.skip_nan;
         continue;
       }
+      // Only a scorable response's advantage is read (as the CPU backend: docs/errors.md).
+      if constexpr ((Pass & check_advantages) != 0)
+        if (!advantage_in_domain(static_cast<double>(a.advantages[a.layout.index(s.begin + idx)])))
+          bad = true;
       if (estimating && !reward_in_domain(r)) bad = true;
       if (weighting && !(r >= a.range.low && r <= a.range.high)) bad = true;
     }
@@ -268,8 +268,12 @@ __global__ void __launch_bounds__(max_block_threads, 3)
   __syncwarp();
 
   apply_totals mine = apply_totals::empty();
+  group_stats raw{};
+  if (active) raw = compute_group_stats<true, needs_median_v<Est>>(s.view, s.lo, s.lo + s.n);
+  // A group too large to stage is read in place: with out == rewards (exact in place, allowed)
+  // no lane may write before every lane of the warp has read the group.
+  __syncwarp();
   if (active) {
-    const group_stats raw = compute_group_stats<true, needs_median_v<Est>>(s.view, s.lo, s.lo + s.n);
     batch_stats b;
     if constexpr (estimating && Est::needs_batch_stats) b = a.ws->scan.batch;
     const group_stats g = apply_singleton_rule(raw, a.est.singleton);
