@@ -253,3 +253,150 @@ TEST_CASE("compat::openrlhf::reinforce_baseline whitens with OpenRLHF's clamped 
                         std::vector<double>(12, 0.0), hadw::nan_policy::reject),
                     Catch::Contains("floor_var"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// The other trainers' presets against naive loops written from each trainer's code.
+
+namespace {
+
+/// One group's advantages as NeMo-RL's calculate_baseline_and_std_per_prompt (leave-one-out) and
+/// GRPOAdvantageEstimator compute them, in double: each response's baseline and ddof-1 std over
+/// the others (sqrt((E[x^2] - E[x]^2) * m / (m - 1)), NaN -> 0), divided by std + 1e-6 where
+/// std > 0; <= 1 valid response: baseline = reward.
+std::vector<double> nemo_rl_group(const std::vector<double>& r) {
+  const std::size_t n = r.size();
+  std::vector<double> a(n, 0.0);
+  if (n <= 1) return a;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double m = static_cast<double>(n - 1);
+    double s = 0.0, sq = 0.0;
+    for (std::size_t j = 0; j < n; ++j)
+      if (j != i) s += r[j], sq += r[j] * r[j];
+    const double b = s / m;
+    double sd = std::sqrt((sq / m - b * b) * (m / (m - 1.0)));
+    if (std::isnan(sd)) sd = 0.0;
+    a[i] = sd > 0.0 ? (r[i] - b) / (sd + 1e-6) : r[i] - b;
+  }
+  return a;
+}
+
+/// (r - mean) / (std + eps) per group, std with ddof `ddof`; a size-1 group per `lone`.
+std::vector<double> grpo_loop(const std::vector<std::vector<double>>& groups, double eps, int ddof,
+                              double (*lone)(double)) {
+  std::vector<double> out;
+  for (const auto& g : groups) {
+    if (g.size() == 1) {
+      out.push_back(lone(g[0]));
+      continue;
+    }
+    double mean = 0.0, ss = 0.0;
+    for (const double x : g) mean += x;
+    mean /= static_cast<double>(g.size());
+    for (const double x : g) ss += (x - mean) * (x - mean);
+    const double sd = std::sqrt(ss / static_cast<double>(g.size() - ddof));
+    for (const double x : g) out.push_back((x - mean) / (sd + eps));
+  }
+  return out;
+}
+
+std::vector<double> flat(const std::vector<std::vector<double>>& groups) {
+  std::vector<double> r;
+  for (const auto& g : groups) r.insert(r.end(), g.begin(), g.end());
+  return r;
+}
+
+hadw::group_layout layout_of(const std::vector<std::vector<double>>& groups) {
+  std::vector<std::int64_t> off{0};
+  for (const auto& g : groups) off.push_back(off.back() + static_cast<std::int64_t>(g.size()));
+  return hadw::group_layout::from_offsets(off);
+}
+
+}  // namespace
+
+// NeMo-RL (NVIDIA-NeMo/RL 165f994): the std is each response's own, over the others. {1, 0, 0, 0}:
+// the 1's others are all 0 (std 0): 1 - 0 = 1, undivided. A group of 2: std 0, r - other.
+TEST_CASE("compat::nemo_rl::grpo divides by each response's leave-one-out std",
+          "[compat][nemo_rl]") {
+  const std::vector<std::vector<double>> groups{
+      {1, 0, 0, 0}, {0.3, 0.9, 0.1, 0.5, 0.7}, {1, 0},    {0.25, 0.25, 0.25},
+      {0.6},        {1, 1, 0, 1, 0, 0, 1, 0},  {-1, 1, 1}};
+  const auto r = flat(groups);
+  const auto a = run(hadw::compat::nemo_rl::grpo, layout_of(groups), r, hadw::nan_policy::reject);
+  std::size_t i = 0;
+  for (const auto& g : groups)
+    for (const double want : nemo_rl_group(g)) {
+      INFO("response " << i);
+      CHECK(a[i] == Approx(want).epsilon(1e-12).margin(1e-15));
+      ++i;
+    }
+  CHECK(a[0] == 1.0);   // others all 0: not divided
+  CHECK(a[9] == 1.0);  // {1, 0}: 1 - 0, undivided
+  CHECK(a[10] == -1.0);
+  CHECK(a[11] == 0.0);  // all equal
+  CHECK(a[14] == 0.0);  // a lone response: baseline = reward
+  CHECK(a[1] == Approx(-1.0 / 3.0 / (std::sqrt(1.0 / 3.0) + 1e-6)).epsilon(1e-14));
+
+  // Uniform groups take the lockstep path (one group per SIMD lane): the same bits.
+  std::vector<double> u(64);
+  for (std::size_t k = 0; k < u.size(); ++k) u[k] = static_cast<double>((k * 7 + k / 5) % 4) / 3.0;
+  const auto au = run(hadw::compat::nemo_rl::grpo, hadw::group_layout::uniform(16, 4), u,
+                      hadw::nan_policy::reject);
+  for (std::size_t k = 0; k < 16; ++k) {
+    const auto want = nemo_rl_group({u[4 * k], u[4 * k + 1], u[4 * k + 2], u[4 * k + 3]});
+    for (std::size_t j = 0; j < 4; ++j)
+      CHECK(au[4 * k + j] == Approx(want[j]).epsilon(1e-12).margin(1e-15));
+  }
+
+  // normalize_rewards = false: plain RLOO; a lone response 0.
+  const auto b = run(hadw::compat::nemo_rl::rloo, layout_of(groups), r, hadw::nan_policy::reject);
+  CHECK(b[1] == Approx(-1.0 / 3.0).epsilon(1e-14));
+  CHECK(b[14] == 0.0);
+}
+
+// slime (THUDM/slime a51f071) and ROLL (alibaba/ROLL 4142237): torch.std (ddof 1) + 1e-6. slime's
+// lone response gets r - r = 0; ROLL's std of one is NaN: rejected.
+TEST_CASE("compat::slime and compat::roll: ddof 1 + 1e-6, their size-1 rules",
+          "[compat][slime][roll]") {
+  const std::vector<std::vector<double>> groups{{1, 0, 0, 1}, {0.3, 0.9, 0.1}, {0.4}};
+  const auto r = flat(groups);
+  const auto want = grpo_loop(groups, 1e-6, 1, [](double) { return 0.0; });
+  const auto a = run(hadw::compat::slime::grpo, layout_of(groups), r, hadw::nan_policy::reject);
+  for (std::size_t i = 0; i < r.size(); ++i) CHECK(a[i] == Approx(want[i]).epsilon(1e-13));
+  CHECK(a[7] == 0.0);
+  CHECK(run(hadw::compat::slime::dr_grpo, layout_of(groups), r, hadw::nan_policy::reject)[7] ==
+        0.0);
+  const std::vector<std::vector<double>> two{groups[0], groups[1]};
+  const auto b = run(hadw::compat::roll::grpo, layout_of(two), flat(two), hadw::nan_policy::reject);
+  for (std::size_t i = 0; i < 7; ++i) CHECK(b[i] == Approx(want[i]).epsilon(1e-13));
+  CHECK_THROWS_AS(run(hadw::compat::roll::grpo, layout_of(groups), r, hadw::nan_policy::reject),
+                  hadw::error);
+}
+
+// rllm (rllm-org/rllm aabd8a3, rl_algo.py): np.std (population) + 1e-6; a lone response has mean
+// 0 and std 1 (GRPO: r / (1 + 1e-6)), or keeps its reward (RLOO).
+TEST_CASE("compat::rllm: population std + 1e-6, a lone response mean 0 std 1", "[compat][rllm]") {
+  const std::vector<std::vector<double>> groups{{1, 0, 0, 1}, {0.3, 0.9, 0.1}, {0.4}};
+  const auto r = flat(groups);
+  const auto want = grpo_loop(groups, 1e-6, 0, [](double x) { return x / (1.0 + 1e-6); });
+  const auto a = run(hadw::compat::rllm::grpo, layout_of(groups), r, hadw::nan_policy::reject);
+  for (std::size_t i = 0; i < r.size(); ++i) CHECK(a[i] == Approx(want[i]).epsilon(1e-13));
+  CHECK(a[0] == Approx(0.5 / (0.5 + 1e-6)).epsilon(1e-14));  // population std of {1,0,0,1}: 0.5
+  const auto b = run(hadw::compat::rllm::rloo, layout_of(groups), r, hadw::nan_policy::reject);
+  CHECK(b[7] == 0.4);
+  CHECK(b[4] == Approx(0.3 - 0.5).epsilon(1e-14));
+}
+
+// SkyRL (NovaSky-AI/SkyRL 9210371, skyrl-train ppo_utils.py): GRPO as verl's (ddof 1 + 1e-6, a
+// lone response mean 0 std 1); its RLOO gives a lone response 0.
+TEST_CASE("compat::skyrl: verl's GRPO, RLOO with a lone response 0", "[compat][skyrl]") {
+  const std::vector<std::vector<double>> groups{{1, 0, 0, 1}, {0.3, 0.9, 0.1}, {0.4}};
+  const auto r = flat(groups);
+  const auto want = grpo_loop(groups, 1e-6, 1, [](double x) { return x / (1.0 + 1e-6); });
+  const auto a = run(hadw::compat::skyrl::grpo, layout_of(groups), r, hadw::nan_policy::reject);
+  for (std::size_t i = 0; i < r.size(); ++i) CHECK(a[i] == Approx(want[i]).epsilon(1e-13));
+  const auto b = run(hadw::compat::skyrl::rloo, layout_of(groups), r, hadw::nan_policy::reject);
+  CHECK(b[0] == Approx(4.0 / 3.0 * 0.5).epsilon(1e-14));
+  CHECK(b[7] == 0.0);
+  CHECK(run(hadw::compat::skyrl::dr_grpo, layout_of(groups), r, hadw::nan_policy::reject)[7] ==
+        0.4);
+}

@@ -192,6 +192,7 @@ TEMPLATE_TEST_CASE("fused calls are bit-identical to estimate, reweight, broadca
           check_paths(hadw::grpo{.singleton = z}, b, opt);
           check_paths(hadw::dr_grpo{.singleton = z}, b, opt);
           check_paths(hadw::rloo{.singleton = z}, b, opt);
+          check_paths(hadw::grpo_leave_one_out{.singleton = z}, b, opt);
           check_paths(hadw::grpo_batch_std{.singleton = z}, b, opt);
           check_paths(hadw::grpo_batch_std{.centred = true, .singleton = z}, b, opt);
           check_paths(hadw::reinforce_pp_baseline{.singleton = z}, b, opt, true);
@@ -409,6 +410,7 @@ TEMPLATE_TEST_CASE("the dense lockstep path equals the general path bit for bit"
       both(hadw::grpo{.eps = 1e-3, .unbiased = false, .singleton = z}, o);
       both(hadw::grpo{.eps = 1e-2, .eps_at = hadw::eps_placement::add_to_var, .singleton = z}, o);
       both(hadw::rloo{.singleton = z}, o);
+      both(hadw::grpo_leave_one_out{.singleton = z}, o);
       both(hadw::dr_grpo{.singleton = z}, o);
       both(hadw::grpo_batch_std{.singleton = z}, o);
       both(hadw::gpg{.singleton = z}, o);

@@ -345,9 +345,10 @@ def estimate(
 ) -> Any:
     """Group-relative advantages of `rewards` (1-D float32/float64, NumPy or torch CPU).
 
-    estimator: a name ('grpo', 'dr_grpo', 'grpo_batch_std', 'rloo', 'reinforce_pp_baseline',
-        'opo', 'gpg', 'grpo_passk') or a hadw.Estimator.
-    compat: 'verl' | 'trl' | 'openrlhf' — that trainer's conventions (eps, ddof, size-1 groups).
+    estimator: a name ('grpo', 'dr_grpo', 'grpo_batch_std', 'rloo', 'grpo_leave_one_out',
+        'reinforce_pp_baseline', 'opo', 'gpg', 'grpo_passk', 'ha_dw_authors') or a hadw.Estimator.
+    compat: 'verl' | 'trl' | 'openrlhf' | 'nemo_rl' | 'slime' | 'roll' | 'rllm' | 'skyrl' |
+        'authors' — that trainer's conventions (eps, ddof, size-1 groups; docs/integrating.md).
     options: eps, unbiased, singleton ('reject' | 'zero' | 'raw_reward'), eps_at ('std' | 'var'),
         centred, normalise, f_norm — only those the estimator has.
     Grouping: exactly one of group_size, index (ids in any order), offsets, layout.

@@ -450,8 +450,9 @@ void bind_estimator(nb::module_& m) {
   nb::class_<any_estimator>(
       m, "Estimator",
       "A group-relative advantage estimator chosen by name: 'grpo', 'dr_grpo', 'grpo_batch_std', "
-      "'rloo', 'reinforce_pp_baseline', 'opo', 'gpg', 'grpo_passk', 'ha_dw_authors' (and verl's "
-      "'rloo_vectorized'). compat ('verl', 'trl', 'openrlhf', 'authors') starts from that "
+      "'rloo', 'grpo_leave_one_out', 'reinforce_pp_baseline', 'opo', 'gpg', 'grpo_passk', "
+      "'ha_dw_authors' (and verl's 'rloo_vectorized'). compat ('verl', 'trl', 'openrlhf', "
+      "'nemo_rl', 'slime', 'roll', 'rllm', 'skyrl', 'authors') starts from that "
       "trainer's preset (hadw/estimators/compat.hpp); the named options "
       "override it and must be options the estimator has.")
       .def(

@@ -14,8 +14,9 @@
 
 namespace hadw::python {
 
-using estimator_variant = std::variant<grpo, dr_grpo, grpo_batch_std, rloo, reinforce_pp_baseline,
-                                       opo, gpg, grpo_passk, ha_dw_authors>;
+using estimator_variant =
+    std::variant<grpo, dr_grpo, grpo_batch_std, rloo, grpo_leave_one_out, reinforce_pp_baseline,
+                 opo, gpg, grpo_passk, ha_dw_authors>;
 
 /// Named options a caller may override on top of the name's defaults or the peer preset. Only
 /// the options the chosen estimator has may be given (hadw::error otherwise).
@@ -86,15 +87,16 @@ struct estimator_overrides {
     if (name == "dr_grpo") return dr_grpo{};
     if (name == "grpo_batch_std") return grpo_batch_std{};
     if (name == "rloo") return rloo{};
+    if (name == "grpo_leave_one_out") return grpo_leave_one_out{};
     if (name == "reinforce_pp_baseline") return reinforce_pp_baseline{};
     if (name == "opo") return opo{};
     if (name == "gpg") return gpg{};
     if (name == "grpo_passk") return grpo_passk{};
     if (name == "ha_dw_authors") return ha_dw_authors{};
     throw error(detail::concat(
-        "estimator: one of 'grpo', 'dr_grpo', 'grpo_batch_std', 'rloo', 'reinforce_pp_baseline', "
-        "'opo', 'gpg', 'grpo_passk', 'ha_dw_authors' required (compat 'verl' adds "
-        "'rloo_vectorized'), got '",
+        "estimator: one of 'grpo', 'dr_grpo', 'grpo_batch_std', 'rloo', 'grpo_leave_one_out', "
+        "'reinforce_pp_baseline', 'opo', 'gpg', 'grpo_passk', 'ha_dw_authors' required (compat "
+        "'verl' adds 'rloo_vectorized'), got '",
         name, "'"));
   }
   if (compat == "verl") {
@@ -115,10 +117,28 @@ struct estimator_overrides {
     if (name == "dr_grpo") return compat::openrlhf::dr_grpo;
     if (name == "rloo") return compat::openrlhf::rloo;
     if (name == "reinforce_pp_baseline") return compat::openrlhf::reinforce_baseline;
+  } else if (compat == "nemo_rl") {
+    if (name == "grpo") return compat::nemo_rl::grpo;  // NeMo-RL's GRPO is leave-one-out
+    if (name == "grpo_leave_one_out") return compat::nemo_rl::grpo;
+    if (name == "rloo") return compat::nemo_rl::rloo;
+  } else if (compat == "slime") {
+    if (name == "grpo") return compat::slime::grpo;
+    if (name == "dr_grpo") return compat::slime::dr_grpo;
+  } else if (compat == "roll") {
+    if (name == "grpo") return compat::roll::grpo;
+  } else if (compat == "rllm") {
+    if (name == "grpo") return compat::rllm::grpo;
+    if (name == "dr_grpo") return compat::rllm::dr_grpo;
+    if (name == "rloo") return compat::rllm::rloo;
+  } else if (compat == "skyrl") {
+    if (name == "grpo") return compat::skyrl::grpo;
+    if (name == "dr_grpo") return compat::skyrl::dr_grpo;
+    if (name == "rloo") return compat::skyrl::rloo;
   } else if (compat == "authors") {
     if (name == "ha_dw_authors") return compat::authors::ha_dw;
   } else {
-    throw error(detail::concat("compat: 'verl', 'trl', 'openrlhf' or 'authors' required, got '",
+    throw error(detail::concat("compat: 'verl', 'trl', 'openrlhf', 'nemo_rl', 'slime', 'roll', "
+                               "'rllm', 'skyrl' or 'authors' required, got '",
                                compat, "'"));
   }
   if (name == "rloo_vectorized")

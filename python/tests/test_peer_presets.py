@@ -12,6 +12,7 @@ hadw reproduces it with a window_mean anchor of window 10 that observes the batc
 (posterior timing), its belief turned back into reward units as the history mean.
 """
 
+import warnings
 from collections import defaultdict, deque
 
 import numpy as np
@@ -234,3 +235,205 @@ def test_compat_openrlhf_matches_openrlhfs_own_lines(rng, estimator, name):
         bound = 16 * np.finfo(np.float32).eps * (np.maximum(1.0, np.abs(theirs)) + cond)
         worst = float((np.abs(ours - theirs) / bound).max())
         assert worst <= 1.0, f"{kind}: max error {worst:.2f} x the float32 bound"
+
+
+# --- NeMo-RL, slime, ROLL, rllm, SkyRL ----------------------------------------------------------
+# None of them installs here with `pip install --no-deps` and imports with torch and numpy alone
+# (nemo-rl on PyPI is a 0.0.0 placeholder; skyrl-train needs Python 3.12; slime and ROLL are not
+# on PyPI; rllm's package imports its agent stack), so each is transcribed line by line from the
+# cited source, in torch / numpy float64 (the peer code run in double).
+
+def nemo_rl_baseline_and_std(prompts, rewards, valid_mask, leave_one_out_baseline=True):
+    # NVIDIA-NeMo/RL 165f994, nemo_rl/algorithms/utils.py, calculate_baseline_and_std_per_prompt
+    # (std_rewards = rewards).
+    unique_prompts = torch.unique(prompts, dim=0)
+    baseline = torch.zeros_like(rewards)
+    std = torch.zeros_like(rewards)
+    for i in range(len(unique_prompts)):
+        is_matching_prompt = (prompts == unique_prompts[i]).all(1)
+        prompt_idx = torch.arange(len(prompts))[is_matching_prompt]
+        if leave_one_out_baseline:
+            baseline_mask_matrix = (1 - torch.eye(len(prompt_idx))).to(rewards.dtype)
+        else:
+            baseline_mask_matrix = torch.ones((len(prompt_idx), len(prompt_idx)),
+                                              dtype=rewards.dtype)
+        if valid_mask[prompt_idx].sum() <= 1:
+            baseline[prompt_idx] = rewards[prompt_idx]
+        else:
+            num_valid = valid_mask[prompt_idx].to(rewards.dtype).sum() - int(leave_one_out_baseline)
+            prompt_baseline = torch.matmul(
+                baseline_mask_matrix, rewards[prompt_idx] * valid_mask[prompt_idx]) / num_valid
+            prompt_baseline_square = torch.matmul(
+                baseline_mask_matrix,
+                torch.pow(rewards[prompt_idx], 2) * valid_mask[prompt_idx]) / num_valid
+            baseline[prompt_idx] = prompt_baseline
+            std[prompt_idx] = (((prompt_baseline_square - prompt_baseline.square())
+                                * (num_valid / (num_valid - 1))).sqrt().nan_to_num(0))
+    return baseline, std
+
+
+def nemo_rl_grpo(prompt_ids, rewards, normalize_rewards=True):
+    # nemo_rl/algorithms/advantage_estimator.py (165f994), GRPOAdvantageEstimator.compute_advantage
+    baseline, std = nemo_rl_baseline_and_std(prompt_ids, rewards, torch.ones_like(rewards))
+    advantages = (rewards - baseline).unsqueeze(-1)
+    if normalize_rewards:
+        epsilon = 1e-6
+        non_zero_std_mask = std > 0
+        advantages[non_zero_std_mask] = advantages[non_zero_std_mask] / (
+            std.unsqueeze(-1)[non_zero_std_mask] + epsilon)
+    return advantages[:, 0]
+
+
+def slime_rewards(raw_rewards, n_samples_per_prompt, grpo_std_normalization=True):
+    # THUDM/slime a51f071, slime/ray/rollout.py, RolloutManager._post_process_rewards ("grpo").
+    rewards = torch.tensor(raw_rewards, dtype=torch.float64).reshape(-1, n_samples_per_prompt)
+    mean = rewards.mean(dim=-1, keepdim=True)
+    rewards = rewards - mean
+    if grpo_std_normalization:
+        std = rewards.std(dim=-1, keepdim=True)
+        rewards = rewards / (std + 1e-6)
+    return rewards.flatten()
+
+
+def roll_reward_norm(response_level_rewards, n_sample):
+    # alibaba/ROLL 4142237, roll/utils/functionals.py, reward_norm with norm_mean_type =
+    # norm_std_type = "group" (reward_postprocess sets both for adv_estimator "grpo").
+    reshape_reward = response_level_rewards.reshape(*response_level_rewards.size()[:-1], -1,
+                                                    n_sample)
+    reward_mean = reshape_reward.mean(dim=-1, keepdim=True)
+    reward_std = torch.std(reshape_reward, dim=-1, keepdim=True)
+    normalized_rewards = (reshape_reward - reward_mean) / (reward_std + 1e-6)
+    return normalized_rewards.reshape(*response_level_rewards.size())
+
+
+def rllm_grpo(rewards, norm_adv_by_std_in_grpo=True, episilon=1e-6):
+    # rllm-org/rllm aabd8a3, rllm/trainer/algorithms/rl_algo.py, calculate_grpo_advantages_per_group
+    if len(rewards) <= 1:
+        group_mean, group_std = 0.0, 1.0
+    else:
+        group_mean = np.mean(rewards)
+        group_std = np.std(rewards)
+    if norm_adv_by_std_in_grpo:
+        return (rewards - group_mean) / (group_std + episilon)
+    return rewards - group_mean
+
+
+def rllm_rloo(rewards):
+    # ibid., calculate_rloo_advantages_per_group
+    num_trajs = len(rewards)
+    if num_trajs <= 1:
+        return rewards
+    return num_trajs / (num_trajs - 1) * (rewards - rewards.mean())
+
+
+def skyrl_scores(scores, index, estimator, epsilon=1e-6, grpo_norm_by_std=True):
+    # NovaSky-AI/SkyRL 9210371, skyrl-train/skyrl_train/utils/ppo_utils.py,
+    # compute_grpo_outcome_advantage / compute_rloo_outcome_advantage (scores = the row sums).
+    scores = scores.clone()
+    id2score = defaultdict(list)
+    id2mean, id2std = {}, {}
+    bsz = scores.shape[0]
+    for i in range(bsz):
+        id2score[index[i]].append(scores[i])
+    for idx in id2score:
+        if len(id2score[idx]) == 1:
+            id2mean[idx] = torch.tensor(0.0, dtype=scores.dtype)
+            id2std[idx] = torch.tensor(1.0, dtype=scores.dtype)
+        else:
+            id2mean[idx] = torch.mean(torch.stack(id2score[idx]))
+            id2std[idx] = torch.std(torch.stack(id2score[idx]))
+    for i in range(bsz):
+        n = len(id2score[index[i]])
+        if estimator == "rloo":
+            scores[i] = (scores[i] - id2mean[index[i]]) * (n / (n - 1)) if n > 1 else 0.0
+        elif grpo_norm_by_std:
+            scores[i] = (scores[i] - id2mean[index[i]]) / (id2std[index[i]] + epsilon)
+        else:
+            scores[i] = scores[i] - id2mean[index[i]]
+    return scores
+
+
+def ragged(rng, kind, sizes):
+    n = int(sum(sizes))
+    r = (rng.random(n) < 0.5).astype(np.float64) if kind == "binary" else rng.random(n)
+    ids = np.repeat(np.arange(len(sizes)), sizes)
+    order = rng.permutation(n)
+    return r[order], ids[order]
+
+
+@pytest.mark.parametrize("kind", ["binary", "uniform"])
+def test_compat_nemo_rl_matches_its_leave_one_out_std(rng, kind):
+    sizes = [1, 2, 3, 4, 5, 8, 16] * 3
+    r, ids = ragged(rng, kind, sizes)
+    prompts = torch.as_tensor(ids)[:, None]
+    theirs = nemo_rl_grpo(prompts, torch.as_tensor(r)).numpy()
+    np.testing.assert_allclose(hadw.estimate("grpo", r, index=ids, compat="nemo_rl"), theirs,
+                               rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(hadw.estimate("rloo", r, index=ids, compat="nemo_rl"),
+                               nemo_rl_grpo(prompts, torch.as_tensor(r), False).numpy(),
+                               rtol=1e-12, atol=1e-14)
+    # Not a group-std GRPO: the std is each response's own, over the others.
+    assert not np.allclose(hadw.estimate("grpo", r, index=ids, compat="verl"), theirs, rtol=1e-3)
+
+
+def test_compat_nemo_rl_rules_all_equal_and_pairs():
+    r = np.array([0.3, 0.3, 0.3, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0])
+    ids = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2])
+    theirs = nemo_rl_grpo(torch.as_tensor(ids)[:, None], torch.as_tensor(r)).numpy()
+    ours = hadw.estimate("grpo", r, index=ids, compat="nemo_rl")
+    np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-9)  # 0.3s: float residue there
+    assert list(ours[3:6]) == [1.0, -1.0, 1.0]  # a pair; a 1 whose others are all 0: undivided
+
+
+@pytest.mark.parametrize("kind", ["binary", "uniform"])
+def test_compat_slime_and_roll_match_their_group_norm(rng, kind):
+    G = 8
+    r = (rng.random(96) < 0.5).astype(np.float64) if kind == "binary" else rng.random(96)
+    np.testing.assert_allclose(hadw.estimate("grpo", r, group_size=G, compat="slime"),
+                               slime_rewards(r.tolist(), G).numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(hadw.estimate("dr_grpo", r, group_size=G, compat="slime"),
+                               slime_rewards(r.tolist(), G, False).numpy(), rtol=1e-12,
+                               atol=1e-14)
+    np.testing.assert_allclose(hadw.estimate("grpo", r, group_size=G, compat="roll"),
+                               roll_reward_norm(torch.as_tensor(r), G).numpy(), rtol=1e-12,
+                               atol=1e-14)
+    # slime turns the std off for n_samples_per_prompt = 1: r - r = 0; ROLL's std of one is NaN.
+    np.testing.assert_array_equal(hadw.estimate("grpo", r[:4], group_size=1, compat="slime"),
+                                  slime_rewards(r[:4].tolist(), 1, False).numpy())
+    with warnings.catch_warnings():  # torch warns of the ddof-1 std of one
+        warnings.simplefilter("ignore", UserWarning)
+        assert torch.isnan(roll_reward_norm(torch.as_tensor(r[:4]), 1)).all()
+    with pytest.raises(hadw.Error):
+        hadw.estimate("grpo", r[:4], group_size=1, compat="roll")
+
+
+@pytest.mark.parametrize("kind", ["binary", "uniform"])
+def test_compat_rllm_and_skyrl_match_their_functions(rng, kind):
+    sizes = [1, 2, 3, 4, 8] * 4
+    r, ids = ragged(rng, kind, sizes)
+    groups = {k: np.flatnonzero(ids == k) for k in range(len(sizes))}
+
+    def per_group(fn):
+        out = np.empty_like(r)
+        for idx in groups.values():
+            out[idx] = fn(r[idx])
+        return out
+
+    for name, fn in (("grpo", rllm_grpo), ("dr_grpo", lambda x: rllm_grpo(x, False)),
+                     ("rloo", rllm_rloo)):
+        np.testing.assert_allclose(hadw.estimate(name, r, index=ids, compat="rllm"),
+                                   per_group(fn), rtol=1e-12, atol=1e-14, err_msg=name)
+    t = torch.as_tensor(r)
+    for name, kw in (("grpo", {}), ("dr_grpo", {"grpo_norm_by_std": False}), ("rloo", {})):
+        theirs = skyrl_scores(t, ids, "rloo" if name == "rloo" else "grpo", **kw).numpy()
+        np.testing.assert_allclose(hadw.estimate(name, r, index=ids, compat="skyrl"), theirs,
+                                   rtol=1e-12, atol=1e-14, err_msg=name)
+
+
+def test_compat_names_are_checked():
+    with pytest.raises(hadw.Error, match="'nemo_rl', 'slime', 'roll', 'rllm', 'skyrl'"):
+        hadw.Estimator("grpo", compat="nemo")
+    with pytest.raises(hadw.Error, match="compat 'roll' has no preset for 'rloo'"):
+        hadw.Estimator("rloo", compat="roll")
+    with pytest.raises(hadw.Error, match="eps"):
+        hadw.Estimator("grpo", compat="nemo_rl", eps=1e-13)

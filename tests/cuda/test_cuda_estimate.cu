@@ -23,6 +23,7 @@ auto estimators(hadw::singleton_rule rule) {
       with(hadw::grpo_batch_std{}),
       with(hadw::grpo_batch_std{.centred = true}),
       with(hadw::rloo{}),
+      with(hadw::grpo_leave_one_out{}),
       with(hadw::reinforce_pp_baseline{}),
       with(hadw::opo{}),
       with(hadw::gpg{.f_norm = 2.0}),

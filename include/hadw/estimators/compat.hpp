@@ -57,6 +57,50 @@ inline constexpr hadw::reinforce_pp_baseline reinforce_baseline{
 inline constexpr hadw::reinforce_pp_baseline reinforce_pp_baseline{.eps = 1e-8, .unbiased = true};
 }  // namespace openrlhf
 
+/// NeMo-RL (nemo_rl/algorithms/advantage_estimator.py, GRPOAdvantageEstimator, and
+/// nemo_rl/algorithms/utils.py, calculate_baseline_and_std_per_prompt; NVIDIA-NeMo/RL 165f994):
+/// grpo.use_leave_one_out_baseline + normalize_rewards (its defaults): r - the others' mean, over
+/// the others' ddof-1 std + 1e-6 where that std > 0. A group with <= 1 valid response gets
+/// baseline = reward, so 0. `rloo`: normalize_rewards = false.
+namespace nemo_rl {
+inline constexpr hadw::grpo_leave_one_out grpo{.eps = 1e-6, .singleton = singleton_rule::zero};
+inline constexpr hadw::rloo rloo{.singleton = singleton_rule::zero};
+}  // namespace nemo_rl
+
+/// slime (THUDM/slime, slime/ray/rollout.py, _post_process_rewards; a51f071): r - mean, over
+/// torch.std (ddof 1) + 1e-6 with grpo_std_normalization; n_samples_per_prompt = 1 switches the
+/// std off (slime/utils/arguments.py), so a lone response gets r - r = 0.
+namespace slime {
+inline constexpr hadw::grpo grpo{.eps = 1e-6, .unbiased = true, .singleton = singleton_rule::zero};
+inline constexpr hadw::dr_grpo dr_grpo{.singleton = singleton_rule::zero};
+}  // namespace slime
+
+/// ROLL (alibaba/ROLL, roll/utils/functionals.py, reward_norm with norm_mean_type =
+/// norm_std_type = "group", which adv_estimator "grpo" sets; 4142237): torch.std (ddof 1) + 1e-6.
+/// A size-1 group's std is NaN there (group_reward_norm asserts n_sample > 1): rejected here.
+namespace roll {
+inline constexpr hadw::grpo grpo{.eps = 1e-6, .unbiased = true};
+}  // namespace roll
+
+/// rllm (rllm-org/rllm, rllm/trainer/algorithms/rl_algo.py, calculate_grpo_advantages_per_group
+/// and calculate_rloo_advantages_per_group; aabd8a3): np.std (population) + 1e-6; a size-1
+/// group has mean 0 and std 1 (GRPO) or keeps its reward (RLOO, Dr.GRPO).
+namespace rllm {
+inline constexpr hadw::grpo grpo{
+    .eps = 1e-6, .unbiased = false, .singleton = singleton_rule::raw_reward};
+inline constexpr hadw::dr_grpo dr_grpo{.singleton = singleton_rule::raw_reward};
+inline constexpr hadw::rloo rloo{.singleton = singleton_rule::raw_reward};
+}  // namespace rllm
+
+/// SkyRL (NovaSky-AI/SkyRL, skyrl-train/skyrl_train/utils/ppo_utils.py,
+/// compute_grpo_outcome_advantage and compute_rloo_outcome_advantage; 9210371): verl's GRPO
+/// (ddof 1, + 1e-6, size-1 group: mean 0 and std 1); its RLOO gives a size-1 group 0.
+namespace skyrl {
+inline constexpr hadw::grpo grpo = verl::grpo;
+inline constexpr hadw::dr_grpo dr_grpo = verl::dr_grpo;
+inline constexpr hadw::rloo rloo{.singleton = singleton_rule::zero};
+}  // namespace skyrl
+
 /// The authors' released HA-DW code (github yangfengkai/HA-DW, verl/trainer/ppo/core_algos.py,
 /// compute_ha_dw_outcome_advantage): their weight inside the advantage, in reward units, with
 /// verl's size-1 rule and no weight without the std (docs/integrating.md, "The authors' code").

@@ -59,6 +59,19 @@ struct rloo {
   }
 };
 
+/// GRPO against the other responses (NeMo-RL's GRPO, use_leave_one_out_baseline +
+/// normalize_rewards): (r - mean_others) / (std_others + eps), undivided where std_others = 0
+/// (leave_one_out_std_baseline). `normalise` = false is RLOO.
+struct grpo_leave_one_out {
+  double eps = 1e-6;
+  bool normalise = true;
+  singleton_rule singleton = singleton_rule::reject;
+  [[nodiscard]] constexpr auto policies() const {
+    return estimator<leave_one_out_std_baseline, unit_scale>{
+        {.eps = eps, .normalise = normalise}, {}, singleton};
+  }
+};
+
 /// REINFORCE++-baseline: r - mean_k, then whitened over the batch: (c - mean_c) / sqrt(var_c + eps).
 /// With per-response lengths the whitening weighs each response by its token count, which is
 /// what verl's masked_whiten over [bs, L] computes.
@@ -132,7 +145,8 @@ struct ha_dw_authors {
 };
 
 static_assert(estimator_like<grpo> && estimator_like<dr_grpo> && estimator_like<grpo_batch_std> &&
-              estimator_like<rloo> && estimator_like<reinforce_pp_baseline> &&
+              estimator_like<rloo> && estimator_like<grpo_leave_one_out> &&
+              estimator_like<reinforce_pp_baseline> &&
               estimator_like<opo> && estimator_like<gpg> && estimator_like<grpo_passk> &&
               estimator_like<ha_dw_authors>);
 

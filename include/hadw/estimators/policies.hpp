@@ -39,6 +39,36 @@ struct leave_one_out_baseline {
   void validate() const {}
 };
 
+/// NeMo-RL's GRPO (nemo_rl/algorithms/utils.py, calculate_baseline_and_std_per_prompt, with
+/// use_leave_one_out_baseline and normalize_rewards): each response against the *other* responses,
+/// d = r - mean_others, divided by std_others (ddof 1) + eps only where std_others > 0. The std is
+/// each response's own, so it lives in the deviation (with unit_scale), not in a group scale.
+/// A group of 2 has one other response: NeMo-RL's ddof-1 std is 0 * inf = NaN, nan_to_num'd to 0,
+/// so d is not divided. `normalise` = false is the plain leave-one-out deviation (RLOO).
+struct leave_one_out_std_baseline {
+  double eps = 1e-6;
+  bool normalise = true;
+  template <class G>
+  HADW_HOST_DEVICE auto deviation(const G& g, const batch_stats&, typename G::value_type r,
+                                  std::int64_t) const {
+    using V = typename G::value_type;
+    if (g.count < 2) return r - g.mean;  // size-1 rule already applied to g
+    const double n = static_cast<double>(g.count);
+    const V c = r - g.mean;
+    const V d = n / (n - 1.0) * c;  // r - the others' mean
+    if (!normalise || g.count < 3) return d;
+    // The others' squared deviations: the group's, less r's share (Welford's downdate). A
+    // remainder at rounding level of the group's is an all-equal rest (std 0 in exact arithmetic;
+    // NeMo-RL's float32 E[x^2] - E[x]^2 resolves nothing near it).
+    const V m2 = g.m2 - c * d;
+    const V var = m2 > g.m2 * resolved_spread ? m2 / (n - 2.0) : V{};
+    const V s = lane_sqrt(var);
+    return s > 0.0 ? d / (s + eps) : d;
+  }
+  static constexpr double resolved_spread = 1e-12;
+  void validate() const { detail::check_eps(eps); }
+};
+
 /// b = sum(len_i r_i) / sum(len_i), the length-weighted group mean (verl's OPO). Needs lengths.
 struct length_weighted_baseline {
   template <class G>
@@ -179,7 +209,8 @@ struct gpg_scale {
 static_assert(baseline_policy<mean_baseline> && baseline_policy<leave_one_out_baseline> &&
               baseline_policy<length_weighted_baseline> &&
               baseline_policy<batch_centred_baseline> && baseline_policy<pass_k_baseline> &&
-              baseline_policy<history_weighted_baseline>);
+              baseline_policy<history_weighted_baseline> &&
+              baseline_policy<leave_one_out_std_baseline>);
 static_assert(scale_policy<unit_scale> && scale_policy<group_std_scale> &&
               scale_policy<batch_std_scale> && scale_policy<gpg_scale>);
 
