@@ -25,9 +25,11 @@ enum class eps_placement : std::uint8_t;
 enum class singleton_rule : std::uint8_t;
 struct mean_baseline;
 struct leave_one_out_baseline;
+struct leave_one_out_std_baseline;
 struct length_weighted_baseline;
 struct batch_centred_baseline;
 struct pass_k_baseline;
+struct history_weighted_baseline;
 struct unit_scale;
 struct group_std_scale;
 struct batch_std_scale;
@@ -36,10 +38,12 @@ struct grpo;
 struct dr_grpo;
 struct grpo_batch_std;
 struct rloo;
+struct grpo_leave_one_out;
 struct reinforce_pp_baseline;
 struct opo;
 struct gpg;
 struct grpo_passk;
+struct ha_dw_authors;
 struct estimate_options;
 
 // HA-DW weights
