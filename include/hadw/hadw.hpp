@@ -19,6 +19,7 @@
 // advantages
 #include <hadw/estimators.hpp>
 // HA-DW weights
+#include <hadw/weighting/difficulty.hpp>
 #include <hadw/weighting/phi.hpp>
 #include <hadw/anchor.hpp>
 #include <hadw/step/observation.hpp>
