@@ -13,7 +13,9 @@ venv=build-python/venv
 rm -rf "$venv"
 python3 -m venv "$venv"
 py="$venv/bin/python"
-pip=("$py" -m pip install --quiet --disable-pip-version-check)
+# --no-compile: no .pyc for the ~3 GB of packages at install time (Python compiles the few
+# modules the tests import when they are first imported).
+pip=("$py" -m pip install --quiet --disable-pip-version-check --no-compile)
 
 # torch on the CPU. PyPI's Linux wheel links libtorch_cuda against the nvidia-* CUDA libraries,
 # so `pip install --no-deps torch` cannot be imported (libcufile.so.0 missing); its declared

@@ -4,11 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
-# The Python stage's environment (mostly downloads) is built while the C++ stage compiles.
+# The Python stage's environment (mostly downloads) is built while the C++ stage compiles, at the
+# lowest CPU priority so that the compiler keeps the cores.
 if [[ -f scripts/test.d/20-python.sh ]]; then
   mkdir -p build-python
   rm -f build-python/env.status
-  bash scripts/python-env.sh > build-python/env.log 2>&1 &
+  nice -n 19 bash scripts/python-env.sh > build-python/env.log 2>&1 &
   echo $! > build-python/env.started
 fi
 for stage in scripts/test.d/*.sh; do
