@@ -6,14 +6,18 @@
 // (0, 2/G) and the mirror P(Â > A | S) on the easy intervals, for G = 2..16; (2) the bias curve
 // A - E[Â|S] over p for the chosen G (Lemma 2) next to the exact bias of a correct response;
 // (3) Theorem 3's feasible lambda_scale interval for a few (p, C); (4) Theorem 4 for Beta and
-// truncated-Normal rewards, integral beside Monte Carlo. With --csv DIR it also writes
-// tables.csv, bias_curve.csv, lambda.csv and continuous.csv there (scripts/plot_theory.py).
+// truncated-Normal rewards, integral beside Monte Carlo; (5) the bias A - E[w Â | r, S] of each
+// difficulty weighting (GRPO, F-GRPO, GRPO-LEAD, DGPO, ROLL, HA-DW) for a correct and a wrong
+// response, G = 4, 8, 16, and their credit ratios E[w Â | r, S] / A for the chosen G. With --csv
+// DIR it also writes tables.csv, bias_curve.csv, lambda.csv, continuous.csv and weighted.csv there
+// (scripts/plot_theory.py).
 #include <hadw/theory.hpp>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -27,6 +31,73 @@ std::FILE* open_csv(const std::string& dir, const char* name) {
   std::FILE* f = std::fopen(path.c_str(), "w");
   if (!f) std::fprintf(stderr, "cannot write %s\n", path.c_str());
   return f;
+}
+
+/// The weightings of section (5), each made for a prompt of success probability p and group G.
+struct method {
+  const char* name;
+  std::function<std::function<double(double, double)>(double p, int G)> make;
+};
+
+const std::vector<method>& methods() {
+  using w = std::function<double(double, double)>;
+  static const std::vector<method> all{
+      {"GRPO", [](double, int) -> w { return th::unit_weight{}; }},
+      {"F-GRPO g=1", [](double, int) -> w { return th::focal{1.0}; }},
+      {"F-GRPO g=2", [](double, int) -> w { return th::focal{2.0}; }},
+      {"GRPO-LEAD", [](double, int) -> w { return th::lead{}; }},
+      {"DGPO batch@p", [](double p, int G) -> w { return th::dgpo_batch_at(p, G); }},
+      {"DGPO U-batch", [](double, int G) -> w { return th::dgpo_uniform_batch(G); }},
+      {"ROLL d=1-p", [](double p, int) -> w { return th::roll_static{1.0 - p}; }},
+      {"HA-DW C=p l=1",
+       [](double p, int) -> w {
+         return th::ha_dw{p, 1.0};
+       }},
+      {"HA-DW C=p l=1.5",
+       [](double p, int) -> w {
+         return th::ha_dw{p, 1.5};
+       }},
+      {"HA-DW C=.5 l=1",
+       [](double, int) -> w {
+         return th::ha_dw{0.5, 1.0};
+       }},
+      {"HA-DW C=.5 l=1.5",
+       [](double, int) -> w {
+         return th::ha_dw{0.5, 1.5};
+       }},
+  };
+  return all;
+}
+
+/// One table: a row per method and response, a column per p; `ratio` prints E[w Â|r,S] / A.
+void print_weighted(int G, bool ratio) {
+  const double grid[] = {0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95};
+  std::printf("\n  G = %d  %-22s", G, ratio ? "E[wÂ|r,S] / A" : "A - E[wÂ|r,S]");
+  for (double p : grid) std::printf(" %6.2f", p);
+  std::printf("\n");
+  for (bool correct : {true, false})
+    for (const auto& m : methods()) {
+      std::printf("  %-16s %-7s  ", m.name, correct ? "correct" : "wrong");
+      for (double p : grid) {
+        const auto w = m.make(p, G);
+        std::printf(ratio ? " %6.3f" : " %+6.3f", ratio ? th::credit_ratio(p, G, correct, w)
+                                                        : th::weighted_bias(p, G, correct, w));
+      }
+      std::printf("\n");
+    }
+}
+
+/// credit_tilt per method over the same p grid.
+void print_tilt(int G) {
+  const double grid[] = {0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95};
+  std::printf("\n  G = %d  %-22s", G, "tilt");
+  for (double p : grid) std::printf(" %6.2f", p);
+  std::printf("\n");
+  for (const auto& m : methods()) {
+    std::printf("  %-16s %-7s  ", m.name, "");
+    for (double p : grid) std::printf(" %6.3f", th::credit_tilt(p, G, m.make(p, G)));
+    std::printf("\n");
+  }
 }
 
 }  // namespace
@@ -170,6 +241,34 @@ int main(int argc, char** argv) {
       report("truncnorm_xi0.2", th::truncated_normal(p, 0.2), false);
     }
     std::fclose(cont);
+  }
+
+  // (5) Difficulty weightings: the exact conditional bias of w Â for a correct and a wrong
+  // response (own reward in p̂, theory/weighted.hpp). Delta-L is left out: its length weight does
+  // not depend on the reward in this model and has mean 1, so its bias is GRPO's.
+  std::printf(
+      "\nDifficulty weightings: bias A - E[w Â | r, S] (> 0: under-credited), Â = r - p̂, "
+      "r in p̂\n");
+  for (int G : {4, 8, 16}) print_weighted(G, false);
+  std::printf("\nCredit ratio E[w Â | r, S] / A for G = %d (1: unbiased)\n", chosen_g);
+  print_weighted(chosen_g, true);
+  std::printf(
+      "\nTilt = ratio(correct) / ratio(wrong), G = %d (1: credited in proportion; a weight of p "
+      "alone leaves GRPO's)\n",
+      chosen_g);
+  print_tilt(chosen_g);
+  if (std::FILE* wcsv = open_csv(csv_dir, "weighted.csv")) {
+    std::fprintf(wcsv, "G,method,p,correct,bias,ratio\n");
+    for (int G : {4, 8, 16})
+      for (const auto& m : methods())
+        for (int j = 1; j < 200; ++j) {
+          const double p = j / 200.0;
+          const auto w = m.make(p, G);
+          for (bool correct : {true, false})
+            std::fprintf(wcsv, "%d,\"%s\",%.6f,%d,%.17g,%.17g\n", G, m.name, p, correct ? 1 : 0,
+                         th::weighted_bias(p, G, correct, w), th::credit_ratio(p, G, correct, w));
+        }
+    std::fclose(wcsv);
   }
   return 0;
 }
