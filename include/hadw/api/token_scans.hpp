@@ -3,7 +3,7 @@
 // points validate the shapes and options, then dispatch on the backend tag
 // (backend::traits<B>::token_scans); data checks (finite inputs, enough valid tokens to whiten)
 // run before anything is written. Formulas: tokens/scan.hpp, tokens/whiten.hpp, tokens/otb.hpp;
-// docs/math.md §5.
+// docs/math.md "Token-level estimators".
 #pragma once
 
 #include <hadw/api/tokens.hpp>

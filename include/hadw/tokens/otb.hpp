@@ -8,7 +8,7 @@
 //   A_t = (G_t - B_t) m_t;  returns = G
 // A group of one response keeps B = 0. handle_zero_tail: when one response is strictly the
 // longest of its group (lengths = valid-token counts), its baseline is 0 from column
-// second-longest on. Equations and source: docs/math.md §5.3.
+// second-longest on. Equations and source: docs/math.md "Token-level estimators".
 #pragma once
 
 #include <hadw/config.hpp>

@@ -2,7 +2,8 @@
 // once as HADW_HOST_DEVICE functions: the CPU loops over rows and the CUDA kernels (one thread per
 // row) call the same code. Rows are [L] slices of row-major [B, L] arrays; a token whose mask is
 // 0 (prompt padding, tool observations) is skipped *inside* the scan, as verl 0.9.1 does: the
-// running values are carried across it unchanged. Equations and sources: docs/math.md §5.
+// running values are carried across it unchanged. Equations and sources: docs/math.md,
+// "Token-level estimators".
 #pragma once
 
 #include <hadw/config.hpp>
