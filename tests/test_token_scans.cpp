@@ -45,8 +45,7 @@ vec ref_masked_whiten(const vec& x, const std::vector<std::uint8_t>& m) {
 
 /// compute_gae_advantage_return, line by line.
 std::pair<vec, vec> ref_gae(const vec& r, const vec& v, const std::vector<std::uint8_t>& m,
-                            std::int64_t B, std::int64_t L, double gamma, double lam,
-                            bool whiten) {
+                            std::int64_t B, std::int64_t L, double gamma, double lam, bool whiten) {
   vec adv(r.size()), ret(r.size());
   for (std::int64_t i = 0; i < B; ++i) {
     double nextvalues = 0, lastgaelam = 0;
@@ -86,7 +85,9 @@ std::pair<vec, vec> ref_reinforce_pp(const vec& r, const std::vector<std::uint8_
 std::pair<vec, vec> ref_otb(const vec& r, const std::vector<std::uint8_t>& m, const vec& lp,
                             const vec& sp, const vec* rho, const std::vector<int>& ids,
                             std::int64_t B, std::int64_t L, bool zero_tail, double eps) {
-  const auto at = [L](std::int64_t i, std::int64_t t) { return static_cast<std::size_t>(i * L + t); };
+  const auto at = [L](std::int64_t i, std::int64_t t) {
+    return static_cast<std::size_t>(i * L + t);
+  };
   vec ret(r.size()), W(r.size()), base(r.size(), 0.0), adv(r.size());
   for (std::int64_t i = 0; i < B; ++i) {
     double c = 0;
@@ -104,7 +105,8 @@ std::pair<vec, vec> ref_otb(const vec& r, const std::vector<std::uint8_t>& m, co
     if (rows.size() == 1) continue;
     for (std::int64_t t = 0; t < L; ++t) {
       double num = 0, den = 0;
-      for (auto i : rows) num += ret[at(i, t)] * W[at(i, t)] * m[at(i, t)], den += W[at(i, t)] * m[at(i, t)];
+      for (auto i : rows)
+        num += ret[at(i, t)] * W[at(i, t)] * m[at(i, t)], den += W[at(i, t)] * m[at(i, t)];
       for (auto i : rows) base[at(i, t)] = num / (den + eps);
     }
     if (zero_tail) {
@@ -118,7 +120,8 @@ std::pair<vec, vec> ref_otb(const vec& r, const std::vector<std::uint8_t>& m, co
       std::sort(sorted.begin(), sorted.end());
       const auto mx = sorted.back(), second = sorted[sorted.size() - 2];
       if (std::count(len.begin(), len.end(), mx) == 1 && mx > second) {
-        const auto i = rows[static_cast<std::size_t>(std::find(len.begin(), len.end(), mx) - len.begin())];
+        const auto i =
+            rows[static_cast<std::size_t>(std::find(len.begin(), len.end(), mx) - len.begin())];
         for (std::int64_t t = second; t < L; ++t) base[at(i, t)] = 0;
       }
     }
@@ -143,13 +146,13 @@ void require_close(const std::vector<T>& got, const vec& want, const char* what)
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("gae matches verl's reverse scan and masked_whiten", "[token_scans][gae]",
-                   float, double) {
+TEMPLATE_TEST_CASE("gae matches verl's reverse scan and masked_whiten", "[token_scans][gae]", float,
+                   double) {
   const std::int64_t B = 23, L = 37;
   const auto r = token_values<TestType>(B, L, 1), v = token_values<TestType>(B, L, 2, -2, 2);
   const auto m = token_mask(B, L, 3);
-  for (const auto& [gamma, lam] : {std::pair{1.0, 1.0}, {0.0, 0.0}, {1.0, 0.0}, {0.0, 1.0},
-                                   {0.99, 0.95}}) {
+  for (const auto& [gamma, lam] :
+       {std::pair{1.0, 1.0}, {0.0, 0.0}, {1.0, 0.0}, {0.0, 1.0}, {0.99, 0.95}}) {
     for (const bool whiten : {true, false}) {
       std::vector<TestType> adv(r.size(), TestType(-7)), ret(r.size(), TestType(-7));
       hadw::gae(std::span<const TestType>(r), std::span<const TestType>(v),
@@ -202,20 +205,21 @@ TEMPLATE_TEST_CASE("optimal_token_baseline matches verl's per-timestep group bas
   const std::vector<int> ids{3, 1, 3, 2, 1, 3, 0, 4, 4, 2, 1, 5, 5, 5, 3,
                              6, 6, 7, 1, 2, 8, 8, 8, 8, 9, 3, 6, 7, 7, 0};
   const auto r = token_values<TestType>(B, L, 6);
-  const auto lp = token_values<TestType>(B, L, 7, -6, 0), sp = token_values<TestType>(B, L, 8, 0, 1);
+  const auto lp = token_values<TestType>(B, L, 7, -6, 0),
+             sp = token_values<TestType>(B, L, 8, 0, 1);
   const auto rho = token_values<TestType>(B, L, 9, 0.5, 2);
   auto m = token_mask(B, L, 10);
-  for (std::int64_t t = 0; t < L; ++t) m[static_cast<std::size_t>(24 * L + t)] = 1;  // group 9: one response
+  for (std::int64_t t = 0; t < L; ++t)
+    m[static_cast<std::size_t>(24 * L + t)] = 1;  // group 9: one response
   const auto layout = hadw::group_layout::from_ids(ids);
   for (const bool tail : {true, false})
     for (const bool with_is : {false, true}) {
       std::vector<TestType> adv(r.size(), TestType(-7)), ret(r.size(), TestType(-7));
-      hadw::optimal_token_baseline(layout, std::span<const TestType>(r),
-                                   std::span<const std::uint8_t>(m), std::span<const TestType>(lp),
-                                   std::span<const TestType>(sp),
-                                   with_is ? std::span<const TestType>(rho) : std::span<const TestType>{},
-                                   L, std::span<TestType>(adv), std::span<TestType>(ret),
-                                   {.handle_zero_tail = tail});
+      hadw::optimal_token_baseline(
+          layout, std::span<const TestType>(r), std::span<const std::uint8_t>(m),
+          std::span<const TestType>(lp), std::span<const TestType>(sp),
+          with_is ? std::span<const TestType>(rho) : std::span<const TestType>{}, L,
+          std::span<TestType>(adv), std::span<TestType>(ret), {.handle_zero_tail = tail});
       const vec rho_d = to_double(rho);
       const auto [want_adv, want_ret] = ref_otb(to_double(r), m, to_double(lp), to_double(sp),
                                                 with_is ? &rho_d : nullptr, ids, B, L, tail, 1e-8);
@@ -233,9 +237,10 @@ TEST_CASE("optimal_token_baseline zeroes the unique longest response's tail base
   const std::uint8_t m[6] = {1, 1, 1, 1, 0, 0};
   std::vector<double> adv(6), ret(6);
   const auto layout = hadw::group_layout::from_ids(std::vector<int>{7, 7});
-  hadw::optimal_token_baseline(layout, std::span<const double>(r), std::span<const std::uint8_t>(m, 6),
-                               std::span<const double>(lp), std::span<const double>(sp), {}, 3,
-                               std::span<double>(adv), std::span<double>(ret));
+  hadw::optimal_token_baseline(layout, std::span<const double>(r),
+                               std::span<const std::uint8_t>(m, 6), std::span<const double>(lp),
+                               std::span<const double>(sp), {}, 3, std::span<double>(adv),
+                               std::span<double>(ret));
   CHECK(ret == std::vector<double>{1, 1, 1, 1, 0, 0});
   CHECK(adv[1] == 1);
   CHECK(adv[2] == 1);
@@ -249,7 +254,8 @@ TEST_CASE("token scans refuse bad input by name and write nothing", "[token_scan
   std::vector<std::uint8_t> m(12, 1);
   const auto gae = [&](hadw::gae_options o = {}, std::int64_t l = 4) {
     hadw::gae(std::span<const double>(r), std::span<const double>(v),
-              std::span<const std::uint8_t>(m), l, std::span<double>(adv), std::span<double>(ret), o);
+              std::span<const std::uint8_t>(m), l, std::span<double>(adv), std::span<double>(ret),
+              o);
   };
   CHECK_THAT(error_of([&] { gae({.gamma = 1.5}); }),
              Catch::Contains("gamma in [0, 1] required, got 1.5"));
@@ -288,9 +294,9 @@ TEST_CASE("token scans refuse bad input by name and write nothing", "[token_scan
   const auto layout = hadw::group_layout::uniform(1, 2);
   CHECK_THAT(error_of([&] {
                hadw::optimal_token_baseline(layout, std::span<const double>(r),
-                                            std::span<const std::uint8_t>(m), std::span<const double>(v),
-                                            std::span<const double>(v), {}, L,
-                                            std::span<double>(adv), std::span<double>(ret));
+                                            std::span<const std::uint8_t>(m),
+                                            std::span<const double>(v), std::span<const double>(v),
+                                            {}, L, std::span<double>(adv), std::span<double>(ret));
              }),
              Catch::Contains("layout.num_responses() == rows"));
   (void)B;
@@ -302,8 +308,9 @@ TEST_CASE("gae over rows spanning several fold blocks matches verl", "[token_sca
   const auto r = token_values<double>(B, L, 11), v = token_values<double>(B, L, 12);
   const auto m = token_mask(B, L, 13);
   std::vector<double> adv(r.size()), ret(r.size());
-  hadw::gae(std::span<const double>(r), std::span<const double>(v), std::span<const std::uint8_t>(m),
-            L, std::span<double>(adv), std::span<double>(ret), {.gamma = 0.9, .lambda = 0.8});
+  hadw::gae(std::span<const double>(r), std::span<const double>(v),
+            std::span<const std::uint8_t>(m), L, std::span<double>(adv), std::span<double>(ret),
+            {.gamma = 0.9, .lambda = 0.8});
   const auto [want_adv, want_ret] = ref_gae(r, v, m, B, L, 0.9, 0.8, true);
   require_close(adv, want_adv, "advantages");
   require_close(ret, want_ret, "returns");

@@ -26,8 +26,10 @@ namespace {
 template <class A>
 void check_tokens(const A& a, const char* name, const in_array& ref, bool is_mask) {
   check_layout(a, name, 2);
-  if (is_mask) check_dtype(a, name, element::mask);
-  else check_same_dtype(a, name, ref, "rewards");
+  if (is_mask)
+    check_dtype(a, name, element::mask);
+  else
+    check_same_dtype(a, name, ref, "rewards");
   check_extent(a, name, 0, ref.shape(0), "rewards.shape[0]");
   check_extent(a, name, 1, ref.shape(1), "rewards.shape[1]");
 }
@@ -57,8 +59,10 @@ void gae_into(const in_array& rewards, const in_array& values, const in_array& m
   check_tokens(returns, "returns", rewards, false);
   const auto L = std::max<std::int64_t>(1, static_cast<std::int64_t>(rewards.shape(1)));
   const gae_options o{.gamma = gamma, .lambda = lam, .whiten = whiten};
-  if (has(rewards, element::f32)) gae_typed<float>(rewards, values, mask, L, advantages, returns, o);
-  else gae_typed<double>(rewards, values, mask, L, advantages, returns, o);
+  if (has(rewards, element::f32))
+    gae_typed<float>(rewards, values, mask, L, advantages, returns, o);
+  else
+    gae_typed<double>(rewards, values, mask, L, advantages, returns, o);
 }
 
 template <class T>
@@ -79,14 +83,16 @@ void reinforce_pp_into(const in_array& rewards, const in_array& mask, const out_
   check_tokens(returns, "returns", rewards, false);
   const auto L = std::max<std::int64_t>(1, static_cast<std::int64_t>(rewards.shape(1)));
   const reinforce_pp_options o{.gamma = gamma};
-  if (has(rewards, element::f32)) reinforce_pp_typed<float>(rewards, mask, L, advantages, returns, o);
-  else reinforce_pp_typed<double>(rewards, mask, L, advantages, returns, o);
+  if (has(rewards, element::f32))
+    reinforce_pp_typed<float>(rewards, mask, L, advantages, returns, o);
+  else
+    reinforce_pp_typed<double>(rewards, mask, L, advantages, returns, o);
 }
 
 template <class T>
-void otb_typed(const group_layout& layout, const in_array& r, const in_array& m,
-               const in_array& lp, const in_array& sp, const in_array* rho, std::int64_t L,
-               const out_array& a, const out_array& g, const otb_options& o) {
+void otb_typed(const group_layout& layout, const in_array& r, const in_array& m, const in_array& lp,
+               const in_array& sp, const in_array* rho, std::int64_t L, const out_array& a,
+               const out_array& g, const otb_options& o) {
   const auto rs = view<T>(r), lps = view<T>(lp), sps = view<T>(sp);
   const auto rhos = rho ? view<T>(*rho) : std::span<const T>{};
   const auto ms = view<std::uint8_t>(m);
@@ -123,12 +129,11 @@ void bind_token_scans(nb::module_& m) {
   m.def("gae_into", &gae_into, "rewards"_a, "values"_a, "mask"_a, "advantages"_a, "returns"_a,
         "gamma"_a, "lam"_a, "whiten"_a,
         "verl's GAE on [B, L] rows into advantages and returns (no copy, GIL released).");
-  m.def("reinforce_pp_into", &reinforce_pp_into, "rewards"_a, "mask"_a, "advantages"_a,
-        "returns"_a, "gamma"_a,
-        "verl's REINFORCE++ on [B, L] rows into advantages and returns.");
+  m.def("reinforce_pp_into", &reinforce_pp_into, "rewards"_a, "mask"_a, "advantages"_a, "returns"_a,
+        "gamma"_a, "verl's REINFORCE++ on [B, L] rows into advantages and returns.");
   m.def("optimal_token_baseline_into", &otb_into, "layout"_a, "rewards"_a, "mask"_a,
-        "old_log_probs"_a, "sum_pi_squared"_a, "is_weights"_a.none(), "advantages"_a,
-        "returns"_a, "handle_zero_tail"_a, "eps"_a,
+        "old_log_probs"_a, "sum_pi_squared"_a, "is_weights"_a.none(), "advantages"_a, "returns"_a,
+        "handle_zero_tail"_a, "eps"_a,
         "verl's optimal token baseline on [B, L] rows into advantages and returns.");
 }
 

@@ -26,8 +26,8 @@ namespace detail {
 /// [B, L] token arrays: L >= 1, n a multiple of L; returns B.
 inline std::int64_t token_rows_of(std::size_t n, std::int64_t L) {
   require(L >= 1, "L (tokens per row) >= 1 required, got ", L);
-  require(n % static_cast<std::size_t>(L) == 0, "rewards.size() a multiple of L required, got ",
-          n, " with L = ", L);
+  require(n % static_cast<std::size_t>(L) == 0, "rewards.size() a multiple of L required, got ", n,
+          " with L = ", L);
   return static_cast<std::int64_t>(n) / L;
 }
 
@@ -54,10 +54,9 @@ void require_token_outputs(std::span<Out> advantages, std::span<Out> returns,
 /// gamma and lambda in [0, 1]. Throws hadw::error (nothing written) on a bad size, option,
 /// overlap, non-finite input, or fewer than 2 valid tokens when whitening.
 template <backend::backend_tag B, class T, class M>
-  requires token_mask_element<M>
+requires token_mask_element<M>
 void gae(B be, std::span<const T> rewards, std::span<const T> values, std::span<const M> mask,
-         std::int64_t L, std::span<T> advantages, std::span<T> returns,
-         const gae_options& o = {}) {
+         std::int64_t L, std::span<T> advantages, std::span<T> returns, const gae_options& o = {}) {
   detail::require_advantage_value<T>();
   const std::size_t n = rewards.size();
   detail::token_rows_of(n, L);
@@ -67,19 +66,17 @@ void gae(B be, std::span<const T> rewards, std::span<const T> values, std::span<
   detail::require_size(returns.size(), n, "returns", "rewards.size()");
   detail::require_discount(o.gamma, "gamma");
   detail::require_discount(o.lambda, "lambda");
-  detail::require_token_outputs(advantages, returns,
-                                {std::as_bytes(rewards), std::as_bytes(values),
-                                 std::as_bytes(mask)},
-                                {"rewards", "values", "mask"});
+  detail::require_token_outputs(
+      advantages, returns, {std::as_bytes(rewards), std::as_bytes(values), std::as_bytes(mask)},
+      {"rewards", "values", "mask"});
   backend::traits<B>::token_scans::gae(be, rewards, values, mask, L, advantages, returns, o);
 }
 
 /// gae on the default backend (backend::cpu).
 template <class T, class M>
-  requires token_mask_element<M>
+requires token_mask_element<M>
 void gae(std::span<const T> rewards, std::span<const T> values, std::span<const M> mask,
-         std::int64_t L, std::span<T> advantages, std::span<T> returns,
-         const gae_options& o = {}) {
+         std::int64_t L, std::span<T> advantages, std::span<T> returns, const gae_options& o = {}) {
   gae(backend::cpu{}, rewards, values, mask, L, advantages, returns, o);
 }
 
@@ -88,7 +85,7 @@ void gae(std::span<const T> rewards, std::span<const T> values, std::span<const 
 /// and get 0), then advantages = masked_whiten(returns) * mask over the batch's valid tokens.
 /// Throws hadw::error (nothing written) as gae does; at least 2 valid tokens required.
 template <backend::backend_tag B, class T, class M>
-  requires token_mask_element<M>
+requires token_mask_element<M>
 void reinforce_pp(B be, std::span<const T> rewards, std::span<const M> mask, std::int64_t L,
                   std::span<T> advantages, std::span<T> returns,
                   const reinforce_pp_options& o = {}) {
@@ -99,15 +96,14 @@ void reinforce_pp(B be, std::span<const T> rewards, std::span<const M> mask, std
   detail::require_size(advantages.size(), n, "advantages", "rewards.size()");
   detail::require_size(returns.size(), n, "returns", "rewards.size()");
   detail::require_discount(o.gamma, "gamma");
-  detail::require_token_outputs(advantages, returns,
-                                {std::as_bytes(rewards), std::as_bytes(mask)},
+  detail::require_token_outputs(advantages, returns, {std::as_bytes(rewards), std::as_bytes(mask)},
                                 {"rewards", "mask"});
   backend::traits<B>::token_scans::reinforce_pp(be, rewards, mask, L, advantages, returns, o);
 }
 
 /// reinforce_pp on the default backend (backend::cpu).
 template <class T, class M>
-  requires token_mask_element<M>
+requires token_mask_element<M>
 void reinforce_pp(std::span<const T> rewards, std::span<const M> mask, std::int64_t L,
                   std::span<T> advantages, std::span<T> returns,
                   const reinforce_pp_options& o = {}) {
@@ -119,7 +115,7 @@ void reinforce_pp(std::span<const T> rewards, std::span<const M> mask, std::int6
 /// the rollout policy, is_weights [B, L] or empty (no IS correction). advantages = (G - B*) m,
 /// returns = G, the undiscounted reward-to-go. Host memory only (the CPU backend).
 template <class T, class M>
-  requires token_mask_element<M>
+requires token_mask_element<M>
 void optimal_token_baseline(const group_layout& layout, std::span<const T> rewards,
                             std::span<const M> mask, std::span<const T> old_log_probs,
                             std::span<const T> sum_pi_squared, std::span<const T> is_weights,
@@ -133,7 +129,8 @@ void optimal_token_baseline(const group_layout& layout, std::span<const T> rewar
   detail::require_size(mask.size(), n, "mask", "rewards.size()");
   detail::require_size(old_log_probs.size(), n, "old_log_probs", "rewards.size()");
   detail::require_size(sum_pi_squared.size(), n, "sum_pi_squared", "rewards.size()");
-  if (!is_weights.empty()) detail::require_size(is_weights.size(), n, "is_weights", "rewards.size()");
+  if (!is_weights.empty())
+    detail::require_size(is_weights.size(), n, "is_weights", "rewards.size()");
   detail::require_size(advantages.size(), n, "advantages", "rewards.size()");
   detail::require_size(returns.size(), n, "returns", "rewards.size()");
   detail::require(o.eps >= 0.0 && std::isfinite(o.eps), "eps >= 0 (finite) required, got ", o.eps);

@@ -1,8 +1,8 @@
 // verl's optimal token baseline (OTB; verl 0.9.1 core_algos.py,
 // compute_optimal_token_baseline_advantage): a per-prompt, per-timestep baseline weighted by a
 // cumulative path-variance proxy. For group g (responses sharing a prompt id), timestep t:
-//   w_t = (1 - 2 pi_t + sum_pi_sq_t) rho_t^2     pi_t = exp(old_log_prob_t), rho = IS weights (or 1)
-//   W_t = sum_{j <= t} w_j m_j                   (forward cumulative sum over the row, masked)
+//   w_t = (1 - 2 pi_t + sum_pi_sq_t) rho_t^2     pi_t = exp(old_log_prob_t), rho = IS weights (or
+//   1) W_t = sum_{j <= t} w_j m_j                   (forward cumulative sum over the row, masked)
 //   G_t = sum_{j >= t} r_j m_j                   (reward-to-go, undiscounted)
 //   B_t = sum_i G_{i,t} W_{i,t} m_{i,t} / (sum_i W_{i,t} m_{i,t} + eps)
 //   A_t = (G_t - B_t) m_t;  returns = G

@@ -50,8 +50,8 @@ template <class M, class U>
 
 /// Pass 2 over one row: sum of the valid (x - mean)^2.
 template <class M, class U>
-[[nodiscard]] HADW_HOST_DEVICE masked_sum row_square_sum(const U* x, const M* mask,
-                                                         std::int64_t L, double mean) {
+[[nodiscard]] HADW_HOST_DEVICE masked_sum row_square_sum(const U* x, const M* mask, std::int64_t L,
+                                                         double mean) {
   masked_sum s;
   for (std::int64_t t = 0; t < L; ++t)
     if (token_valid(mask, t)) {
@@ -91,7 +91,8 @@ template <class U>
 template <class M, class U>
 HADW_HOST_DEVICE void whiten_row(U* x, const M* mask, std::int64_t L, const token_whitening& w,
                                  bool zero_masked) {
-  for (std::int64_t t = 0; t < L; ++t) x[t] = whiten_token(x[t], token_valid(mask, t), w, zero_masked);
+  for (std::int64_t t = 0; t < L; ++t)
+    x[t] = whiten_token(x[t], token_valid(mask, t), w, zero_masked);
 }
 
 /// The total of row_fn(row) over rows [0, B) in the fixed association of reduce_blocks (blocks of

@@ -28,11 +28,9 @@ void whiten_rows(const M* mask, std::int64_t B, std::int64_t L, U* x, const mask
     return row_square_sum(x + r * L, mask + r * L, L, mean);
   });
   const token_whitening w = token_whitening::make(mean, sq);
-  for_chunks(B, 64, parallel,
-             [&](std::int64_t r0, std::int64_t r1) {
-               for (std::int64_t r = r0; r < r1; ++r)
-                 whiten_row(x + r * L, mask + r * L, L, w, zero_masked);
-             });
+  for_chunks(B, 64, parallel, [&](std::int64_t r0, std::int64_t r1) {
+    for (std::int64_t r = r0; r < r1; ++r) whiten_row(x + r * L, mask + r * L, L, w, zero_masked);
+  });
 }
 
 struct token_scan_entry {
@@ -115,7 +113,8 @@ struct token_scan_entry {
       }
     }
     std::int64_t largest = 0;
-    for (std::int64_t k = 0; k < layout.num_groups(); ++k) largest = std::max(largest, layout.size(k));
+    for (std::int64_t k = 0; k < layout.num_groups(); ++k)
+      largest = std::max(largest, layout.size(k));
     std::vector<double> W(static_cast<std::size_t>(largest));
     for (std::int64_t k = 0; k < layout.num_groups(); ++k) {
       const std::int64_t j0 = layout.begin(k), n = layout.size(k);

@@ -45,9 +45,9 @@ __global__ void token_check_kernel(const T* a, const T* b, const M* mask, std::i
 /// GAE rows (values != nullptr) or REINFORCE++ rows (values == nullptr: the returns are copied
 /// to the advantages, which are then whitened); `sums` (optional) gets each row's masked sum.
 template <class T, class M>
-__global__ void token_scan_kernel(const T* rewards, const T* values, const M* mask,
-                                  std::int64_t B, std::int64_t L, double gamma, double lambda,
-                                  T* advantages, T* returns, masked_sum* sums) {
+__global__ void token_scan_kernel(const T* rewards, const T* values, const M* mask, std::int64_t B,
+                                  std::int64_t L, double gamma, double lambda, T* advantages,
+                                  T* returns, masked_sum* sums) {
   const std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
   if (i >= B) return;
   const std::int64_t o = i * L;
@@ -61,8 +61,8 @@ __global__ void token_scan_kernel(const T* rewards, const T* values, const M* ma
 }
 
 template <class T, class M>
-__global__ void token_square_sum_kernel(const T* x, const M* mask, std::int64_t B,
-                                        std::int64_t L, double mean, masked_sum* sums) {
+__global__ void token_square_sum_kernel(const T* x, const M* mask, std::int64_t B, std::int64_t L,
+                                        double mean, masked_sum* sums) {
   const std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
   if (i < B) sums[i] = row_square_sum(x + i * L, mask + i * L, L, mean);
 }
@@ -79,9 +79,9 @@ class token_workspace {
  public:
   token_workspace(std::int64_t B, cudaStream_t stream) : stream_(stream) {
     const std::size_t bytes =
-        static_cast<std::size_t>(B < 1 ? 1 : B) *
-        (sizeof(token_row_check) > sizeof(masked_sum) ? sizeof(token_row_check)
-                                                      : sizeof(masked_sum));
+        static_cast<std::size_t>(B < 1 ? 1 : B) * (sizeof(token_row_check) > sizeof(masked_sum)
+                                                       ? sizeof(token_row_check)
+                                                       : sizeof(masked_sum));
     HADW_CUDA_CHECK(cudaMallocAsync(&p_, bytes, stream));
   }
   token_workspace(const token_workspace&) = delete;
@@ -96,8 +96,8 @@ class token_workspace {
   [[nodiscard]] R fold(std::int64_t B) const {
     std::vector<R> h(static_cast<std::size_t>(B));
     if (B > 0)
-      HADW_CUDA_CHECK(cudaMemcpyAsync(h.data(), p_, h.size() * sizeof(R), cudaMemcpyDeviceToHost,
-                                      stream_));
+      HADW_CUDA_CHECK(
+          cudaMemcpyAsync(h.data(), p_, h.size() * sizeof(R), cudaMemcpyDeviceToHost, stream_));
     HADW_CUDA_CHECK(cudaStreamSynchronize(stream_));
     return fold_rows<R>(B, false, [&](std::int64_t r) { return h[static_cast<std::size_t>(r)]; });
   }
@@ -144,12 +144,14 @@ struct token_scan_entry {
       HADW_CUDA_CHECK(cudaGetLastError());
     }
     const token_row_check check = ws.fold<token_row_check>(B);
-    if (values) require_token_rows(check, {"rewards", "values"}, whiten ? 2 : 0);
-    else require_token_rows(check, {"rewards"}, 2);
+    if (values)
+      require_token_rows(check, {"rewards", "values"}, whiten ? 2 : 0);
+    else
+      require_token_rows(check, {"rewards"}, 2);
     if (B == 0) return;
     token_scan_kernel<<<token_blocks(B), token_threads, 0, s>>>(
-        rewards.data(), values, mask.data(), B, L, gamma, lambda, advantages.data(),
-        returns.data(), whiten ? ws.as<masked_sum>() : nullptr);
+        rewards.data(), values, mask.data(), B, L, gamma, lambda, advantages.data(), returns.data(),
+        whiten ? ws.as<masked_sum>() : nullptr);
     HADW_CUDA_CHECK(cudaGetLastError());
     if (!whiten) return;
     const double mean = token_whitening::mean_of(ws.fold<masked_sum>(B));
@@ -158,8 +160,8 @@ struct token_scan_entry {
     HADW_CUDA_CHECK(cudaGetLastError());
     const token_whitening w = token_whitening::make(mean, ws.fold<masked_sum>(B));
     const std::int64_t n = B * L;
-    token_whiten_kernel<<<token_blocks(n), token_threads, 0, s>>>(advantages.data(), mask.data(),
-                                                                  n, w, zero_masked);
+    token_whiten_kernel<<<token_blocks(n), token_threads, 0, s>>>(advantages.data(), mask.data(), n,
+                                                                  w, zero_masked);
     HADW_CUDA_CHECK(cudaGetLastError());
   }
 };
