@@ -33,6 +33,7 @@
 #include <hadw/api/estimate.hpp>
 #include <hadw/api/reweight.hpp>
 #include <hadw/api/tokens.hpp>
+#include <hadw/api/token_scans.hpp>
 #include <hadw/api/fused.hpp>
 // built on the above
 #include <hadw/objectives.hpp>

@@ -67,10 +67,13 @@ __all__ = [
     "estimate",
     "estimate_and_reweight",
     "estimate_reweight_broadcast",
+    "gae",
     "group_layout",
     "history_difficulty",
     "magnitude",
+    "optimal_token_baseline",
     "phi",
+    "reinforce_pp",
     "reweight",
     "theory",
 ]
@@ -499,3 +502,6 @@ def broadcast_to_tokens(
                        (("out", out),)) from None
     _written(out)
     return out
+
+
+from .token_scans import gae, optimal_token_baseline, reinforce_pp  # noqa: E402

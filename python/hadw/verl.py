@@ -30,7 +30,9 @@ from typing import Any, Callable, Dict, Optional, Tuple
 from . import (REWEIGHT_OPTIONS, DifficultyAnchor, Estimator, _step_of, broadcast_to_tokens,
                estimate, group_layout)
 
-__all__ = ["anchor", "anchors", "compute_hadw_grpo_outcome_advantage", "make_outcome_advantage",
+__all__ = ["anchor", "anchors", "compute_hadw_gae_advantage_return",
+           "compute_hadw_grpo_outcome_advantage", "compute_hadw_optimal_token_baseline_advantage",
+           "compute_hadw_reinforce_plus_plus_outcome_advantage", "make_outcome_advantage",
            "register", "with_anchor_checkpoints"]
 
 #: The anchor ``hadw_grpo`` carries across steps (kalman belief, hadw's defaults).
@@ -263,6 +265,113 @@ def with_anchor_checkpoints(trainer_cls: type) -> type:
     return type(f"HADW{trainer_cls.__name__}", (AnchorCheckpoints, trainer_cls), {})
 
 
+# ---------------------------------------------------------------------------------------------
+# Token-level estimators (hadw.gae, hadw.reinforce_pp, hadw.optimal_token_baseline) with the
+# signatures of verl 0.9.1's own functions. Tensors are read on the CPU (moved there and back if
+# they live elsewhere); the mask must hold 0/1 (verl multiplies by it; hadw selects with it).
+
+def _binary_mask(response_mask: Any) -> Any:
+    import torch
+
+    m = response_mask.detach().cpu()
+    if m.dtype != torch.bool:
+        if bool(((m != 0) & (m != 1)).any()):
+            raise ValueError("response_mask: 0 or 1 required (hadw's token estimators select "
+                             "valid tokens; verl would weigh them by the mask values)")
+        m = m != 0
+    return m.contiguous()
+
+
+def _compute_dtype(*tensors: Any) -> Tuple[Any, Any]:
+    """(the dtype verl's result has, the dtype hadw computes in: float32 for half types)."""
+    import torch
+
+    dtype = tensors[0].dtype
+    for t in tensors[1:]:
+        dtype = torch.promote_types(dtype, t.dtype)
+    if not dtype.is_floating_point:
+        raise TypeError(f"token_level_rewards: a floating-point tensor required, got {dtype}")
+    return dtype, dtype if dtype in (torch.float32, torch.float64) else torch.float32
+
+
+def _cpu(x: Any, dtype: Any) -> Any:
+    return x.detach().to(device="cpu", dtype=dtype).contiguous()
+
+
+def compute_hadw_gae_advantage_return(token_level_rewards: Any, values: Any = None,
+                                      response_mask: Any = None, gamma: Any = None,
+                                      lam: Any = None, config: Any = None,
+                                      **kwargs: Any) -> Tuple[Any, Any]:
+    """verl's compute_gae_advantage_return(token_level_rewards, values, response_mask, gamma,
+    lam) computed by hadw.gae (same results: masked tokens skipped inside the scan, advantages
+    whitened with masked_whiten, returns = A + V). gamma / lam default to config.gamma /
+    config.lam, then 1.0. verl 0.9.1's trainer calls its own GAE directly (it special-cases
+    adv_estimator=gae and passes `values` to nothing else), so adv_estimator=hadw_gae alone
+    gets no values and is refused by name; to run hadw's GAE in that trainer, set
+    ``verl.trainer.ppo.core_algos.compute_gae_advantage_return = compute_hadw_gae_advantage_return``."""
+    from . import gae
+
+    if values is None or response_mask is None:
+        raise ValueError("values: the critic's values [bs, L] required (verl's trainer passes "
+                         "them only to its built-in gae: patch core_algos."
+                         "compute_gae_advantage_return with this function instead)")
+    gamma = _config_get(config, "gamma", 1.0) if gamma is None else gamma
+    lam = _config_get(config, "lam", 1.0) if lam is None else lam
+    dtype, work = _compute_dtype(token_level_rewards, values)
+    device = token_level_rewards.device
+    adv, ret = gae(_cpu(token_level_rewards, work), _cpu(values, work),
+                   _binary_mask(response_mask), float(gamma), float(lam))
+    return adv.to(device=device, dtype=dtype), ret.to(device=device, dtype=dtype)
+
+
+def compute_hadw_reinforce_plus_plus_outcome_advantage(token_level_rewards: Any,
+                                                       response_mask: Any, config: Any = None,
+                                                       **kwargs: Any) -> Tuple[Any, Any]:
+    """verl's compute_reinforce_plus_plus_outcome_advantage computed by hadw.reinforce_pp:
+    discounted returns with config.gamma (masked tokens carry the running return and get 0),
+    advantages = masked_whiten(returns) * mask. A config is required (verl asserts one)."""
+    from . import reinforce_pp
+
+    if config is None:
+        raise ValueError("config: verl's reinforce_plus_plus reads gamma from the algorithm "
+                         "config and requires one (it asserts config is not None)")
+    dtype, work = _compute_dtype(token_level_rewards)
+    device = token_level_rewards.device
+    adv, ret = reinforce_pp(_cpu(token_level_rewards, work), _binary_mask(response_mask),
+                            float(_config_get(config, "gamma", 1.0)))
+    return adv.to(device=device, dtype=dtype), ret.to(device=device, dtype=dtype)
+
+
+def compute_hadw_optimal_token_baseline_advantage(
+        token_level_rewards: Any, response_mask: Any, index: Any = None,
+        old_log_probs: Any = None, sum_pi_squared: Any = None, rollout_is_weights: Any = None,
+        handle_zero_tail: bool = True, epsilon: float = 1e-8, **kwargs: Any) -> Tuple[Any, Any]:
+    """verl's compute_optimal_token_baseline_advantage computed by hadw.optimal_token_baseline
+    (same arguments; groups from verl's uid `index`). verl 0.9.1's trainer passes old_log_probs
+    and sum_pi_squared only to its own optimal_token_baseline names: registered under
+    hadw_optimal_token_baseline, a trainer call without them is refused by name; to run this
+    function there, put it in ``core_algos.ADV_ESTIMATOR_REGISTRY["optimal_token_baseline"]``."""
+    from . import optimal_token_baseline
+
+    if index is None:
+        raise ValueError("index: verl's uid array is required (one id per response)")
+    for name, x in (("old_log_probs", old_log_probs), ("sum_pi_squared", sum_pi_squared)):
+        if x is None:
+            raise ValueError(f"{name}: [bs, L] required (verl's trainer passes it only to its "
+                             f"own optimal_token_baseline; set actor.calculate_sum_pi_squared)")
+    dtype, work = _compute_dtype(token_level_rewards)
+    device = token_level_rewards.device
+    rho = None if rollout_is_weights is None else _cpu(rollout_is_weights, work)
+    adv, ret = optimal_token_baseline(
+        _cpu(token_level_rewards, work), _binary_mask(response_mask), _cpu(old_log_probs, work),
+        _cpu(sum_pi_squared, work), index=index, is_weights=rho,
+        handle_zero_tail=bool(handle_zero_tail), eps=float(epsilon))
+    return adv.to(device=device, dtype=dtype), ret.to(device=device, dtype=dtype)
+
+
 anchors["hadw_grpo"] = anchor
 if importlib.util.find_spec("verl") is not None:  # registration needs verl; the functions do not
     register("hadw_grpo", compute_hadw_grpo_outcome_advantage)
+    register("hadw_gae", compute_hadw_gae_advantage_return)
+    register("hadw_reinforce_plus_plus", compute_hadw_reinforce_plus_plus_outcome_advantage)
+    register("hadw_optimal_token_baseline", compute_hadw_optimal_token_baseline_advantage)

@@ -31,11 +31,13 @@
 #include <hadw/backend/cuda/kernels.cuh>
 #include <hadw/backend/cuda/launch.cuh>
 #include <hadw/backend/cuda/layout.cuh>
+#include <hadw/backend/cuda/token_scans.cuh>
 #include <hadw/backend/tags.hpp>
 #include <hadw/api/estimate.hpp>
 #include <hadw/api/fused.hpp>
 #include <hadw/api/reweight.hpp>
 #include <hadw/api/tokens.hpp>
+#include <hadw/api/token_scans.hpp>
 
 #include <cuda_runtime.h>
 
@@ -176,6 +178,7 @@ struct traits<cuda> {
   template <class T>
   using grouped = device_grouped_span<T>;
   using entry = detail::cuda::entry;
+  using token_scans = detail::cuda::token_scan_entry;  ///< gae, reinforce_pp (device spans)
 };
 static_assert(backend_tag<cuda>);
 }  // namespace backend

@@ -17,6 +17,7 @@ struct cpu {};
 ///   layout               the group layout type its calls take
 ///   grouped<T>           the grouped span type reweight takes
 ///   entry                the static functions the entry points dispatch to
+///   token_scans          those of the token-level estimators (api/token_scans.hpp)
 template <class Backend>
 struct traits;
 

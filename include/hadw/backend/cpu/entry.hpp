@@ -6,6 +6,7 @@
 
 #include <hadw/backend/cpu/run.hpp>
 #include <hadw/backend/cpu/scan.hpp>
+#include <hadw/backend/cpu/token_scans.hpp>
 #include <hadw/backend/tags.hpp>
 #include <hadw/stats/batch.hpp>
 #include <hadw/error.hpp>
@@ -254,6 +255,7 @@ struct traits<cpu> {
   template <class T>
   using grouped = grouped_span<T>;
   using entry = detail::cpu::entry;
+  using token_scans = detail::cpu::token_scan_entry;  ///< gae, reinforce_pp, optimal_token_baseline
 };
 }  // namespace backend
 
