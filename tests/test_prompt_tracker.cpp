@@ -126,7 +126,8 @@ TEST_CASE("offline_prior is SPO's initialisation from offline pass rates", "[tra
              Catch::Contains("successes <= n"));
 }
 
-TEST_CASE("save/load is bit-exact and a restored tracker continues identically", "[tracker][state]") {
+TEST_CASE("save/load is bit-exact and a restored tracker continues identically",
+          "[tracker][state]") {
   std::mt19937 gen(7);
   hadw::prompt_tracker t(hadw::beta_state{0.25, 0.75});
   t.set(99, {1.0 / 3.0, -0.0});
@@ -230,7 +231,8 @@ TEMPLATE_TEST_CASE("spo_estimate is r - p(prompt), whitened as SPO does", "[spo]
   int n = 0;
   for (std::size_t k = 0; k < s.ids.size(); ++k)
     for (auto i = s.offsets[k]; i < s.offsets[k + 1]; ++i)
-      if (s.mask[i]) raw[i] = static_cast<TestType>(s.rewards[i] - ref.p(s.ids[k])), sum += raw[i], ++n;
+      if (s.mask[i])
+        raw[i] = static_cast<TestType>(s.rewards[i] - ref.p(s.ids[k])), sum += raw[i], ++n;
   const double mean = sum / n;
   double ss = 0;
   for (std::size_t i = 0; i < raw.size(); ++i)
@@ -241,11 +243,13 @@ TEMPLATE_TEST_CASE("spo_estimate is r - p(prompt), whitened as SPO does", "[spo]
       CHECK(out[i] == 0);
       continue;
     }
-    CHECK(out[i] == Approx((raw[i] - mean) / (sd + 1e-8)).epsilon(std::is_same_v<TestType, float> ? 1e-5 : 1e-12));
+    CHECK(out[i] == Approx((raw[i] - mean) / (sd + 1e-8))
+                        .epsilon(std::is_same_v<TestType, float> ? 1e-5 : 1e-12));
   }
 }
 
-TEST_CASE("HA-DW with the tracker's per-prompt priors matches a naive Phi loop", "[tracker][prompt_phi]") {
+TEST_CASE("HA-DW with the tracker's per-prompt priors matches a naive Phi loop",
+          "[tracker][prompt_phi]") {
   std::mt19937 gen(12);
   hadw::prompt_tracker t;
   naive_tracker ref;
@@ -274,8 +278,12 @@ TEST_CASE("HA-DW with the tracker's per-prompt priors matches a naive Phi loop",
           CHECK(adv[i] == before[i]);
           continue;
         }
-        const double D = -(before[i] > 0 ? 1.0 : before[i] < 0 ? -1.0 : 0.0) *
-                         (diff > 0 ? 1.0 : diff < 0 ? -1.0 : 0.0);
+        const double D = -(before[i] > 0   ? 1.0
+                           : before[i] < 0 ? -1.0
+                                           : 0.0) *
+                         (diff > 0   ? 1.0
+                          : diff < 0 ? -1.0
+                                     : 0.0);
         CHECK(adv[i] == Approx(before[i] * 1.5 * std::exp(D * std::fabs(diff))).epsilon(1e-12));
       }
     }

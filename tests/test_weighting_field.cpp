@@ -108,8 +108,10 @@ void check_against(const batch& b, const P& policy, const std::vector<double>& w
       continue;
     }
     const double want = static_cast<double>(before[i]) * w[i];
-    if constexpr (std::is_same_v<T, double>) CHECK(a[i] == Approx(want).epsilon(1e-12).margin(1e-300));
-    else CHECK(a[i] == Approx(static_cast<float>(want)).epsilon(1e-6).margin(1e-30));
+    if constexpr (std::is_same_v<T, double>)
+      CHECK(a[i] == Approx(want).epsilon(1e-12).margin(1e-300));
+    else
+      CHECK(a[i] == Approx(static_cast<float>(want)).epsilon(1e-6).margin(1e-30));
     lo = std::min(lo, w[i]);
     hi = std::max(hi, w[i]);
     sum += w[i];
@@ -123,20 +125,22 @@ void check_against(const batch& b, const P& policy, const std::vector<double>& w
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("F-GRPO's focal weight is (1 - p_hat)^gamma per group", "[weigh][focal]",
-                   float, double) {
+TEMPLATE_TEST_CASE("F-GRPO's focal weight is (1 - p_hat)^gamma per group", "[weigh][focal]", float,
+                   double) {
   for (std::uint32_t seed : {1u, 2u, 3u}) {
     const batch b = make_batch(seed, seed != 2, seed != 3);
     const auto g = naive_groups(b);
     for (double gamma : {0.5, 1.0, 2.0}) {
       std::vector<double> w(b.rewards.size());
-      for (std::size_t i = 0; i < w.size(); ++i) w[i] = std::pow(1.0 - g[b.group_of[i]].mean, gamma);
+      for (std::size_t i = 0; i < w.size(); ++i)
+        w[i] = std::pow(1.0 - g[b.group_of[i]].mean, gamma);
       check_against<TestType>(b, hadw::focal{.gamma = gamma}, w);
     }
   }
 }
 
-TEST_CASE("focal with gamma 0 is GRPO: the advantages are unchanged bit for bit", "[weigh][focal]") {
+TEST_CASE("focal with gamma 0 is GRPO: the advantages are unchanged bit for bit",
+          "[weigh][focal]") {
   batch b = make_batch(7, true, true);
   const auto layout = hadw::group_layout::from_offsets(b.offsets);
   auto a = b.advantages;
@@ -148,8 +152,9 @@ TEST_CASE("focal with gamma 0 is GRPO: the advantages are unchanged bit for bit"
   CHECK(std::memcmp(a.data(), b.advantages.data(), a.size() * sizeof(double)) == 0);
 }
 
-TEMPLATE_TEST_CASE("GRPO-LEAD weighs w(rho) for A > 0 and w(1 - rho) otherwise, rho = share of r > 0",
-                   "[weigh][lead]", float, double) {
+TEMPLATE_TEST_CASE(
+    "GRPO-LEAD weighs w(rho) for A > 0 and w(1 - rho) otherwise, rho = share of r > 0",
+    "[weigh][lead]", float, double) {
   for (std::uint32_t seed : {4u, 5u}) {
     const batch b = make_batch(seed, seed == 4, true);
     const auto g = naive_groups(b);
@@ -164,8 +169,9 @@ TEMPLATE_TEST_CASE("GRPO-LEAD weighs w(rho) for A > 0 and w(1 - rho) otherwise, 
   }
 }
 
-TEMPLATE_TEST_CASE("DGPO's question weights are N_valid softmax(-mean / T) over non-degenerate groups",
-                   "[weigh][dgpo]", float, double) {
+TEMPLATE_TEST_CASE(
+    "DGPO's question weights are N_valid softmax(-mean / T) over non-degenerate groups",
+    "[weigh][dgpo]", float, double) {
   for (std::uint32_t seed : {6u, 7u}) {
     const batch b = make_batch(seed, seed == 6, true);
     const auto g = naive_groups(b);
@@ -188,9 +194,9 @@ TEST_CASE("DGPO's question weights: a batch of degenerate groups keeps weight 1"
   const std::vector<double> r{1, 1, 0, 0, 0};
   std::vector<double> a{0.0, 0.0, 0.0, 0.0, 0.0};
   const auto layout = hadw::group_layout::from_offsets(std::vector<std::int64_t>{0, 2, 4, 5});
-  const auto st = hadw::weigh(hadw::grouped(std::span<double>(a), layout),
-                              hadw::grouped(std::span<const double>(r), layout),
-                              hadw::question_weights{});
+  const auto st =
+      hadw::weigh(hadw::grouped(std::span<double>(a), layout),
+                  hadw::grouped(std::span<const double>(r), layout), hadw::question_weights{});
   CHECK(st.weight_min == 1.0);
   CHECK(st.weight_max == 1.0);
   CHECK(st.degenerate == 3);
@@ -209,8 +215,8 @@ TEMPLATE_TEST_CASE("ROLL's static weight 0.5 + 1.5 clamp(d) is rescaled to mean 
   }
   for (std::size_t i = 0; i < w.size(); ++i) w[i] = raw[i] * (n / (sum + 1e-8));
   check_against<TestType>(b, hadw::static_difficulty{.difficulty = b.difficulty}, w);
-  check_against<TestType>(b, hadw::static_difficulty{.difficulty = b.difficulty, .renormalise = false},
-                          raw);
+  check_against<TestType>(
+      b, hadw::static_difficulty{.difficulty = b.difficulty, .renormalise = false}, raw);
 }
 
 TEMPLATE_TEST_CASE("Delta-L's length weight (L / mean L)^-alpha is renormalised to mean 1",
@@ -241,7 +247,8 @@ TEMPLATE_TEST_CASE("HA-DW with per-prompt priors: Phi = lambda exp(D M) with C =
   for (std::size_t i = 0; i < w.size(); ++i) {
     const double diff = g[b.group_of[i]].mean - b.priors[b.group_of[i]];
     const double a = static_cast<TestType>(b.advantages[i]);
-    const double sa = a > 0 ? 1.0 : (a < 0 ? -1.0 : 0.0), sd = diff > 0 ? 1.0 : (diff < 0 ? -1.0 : 0.0);
+    const double sa = a > 0 ? 1.0 : (a < 0 ? -1.0 : 0.0),
+                 sd = diff > 0 ? 1.0 : (diff < 0 ? -1.0 : 0.0);
     w[i] = 1.3 * std::exp(-sa * sd * std::fabs(diff));
   }
   check_against<TestType>(b, hadw::prompt_phi{.priors = b.priors, .lambda_scale = 1.3}, w);
@@ -275,7 +282,8 @@ TEST_CASE("weigh refuses bad input by name and writes nothing", "[weigh][errors]
   };
   CHECK_THAT(run(hadw::focal{.gamma = -1.0}), Catch::Contains("focal.gamma"));
   CHECK_THAT(run(hadw::lead{.curve = {.low = 0.0}}), Catch::Contains("lead.curve.low"));
-  CHECK_THAT(run(hadw::question_weights{.temperature = 0.0}), Catch::Contains("question_weights.temperature"));
+  CHECK_THAT(run(hadw::question_weights{.temperature = 0.0}),
+             Catch::Contains("question_weights.temperature"));
   const std::vector<double> short_d(3, 0.5);
   CHECK_THAT(run(hadw::static_difficulty{.difficulty = short_d}),
              Catch::Contains("static_difficulty.difficulty.size()"));
@@ -284,10 +292,12 @@ TEST_CASE("weigh refuses bad input by name and writes nothing", "[weigh][errors]
   CHECK_THAT(run(hadw::static_difficulty{.difficulty = nan_d}),
              Catch::Contains("static_difficulty.difficulty[2]"));
   const std::vector<std::int64_t> short_l(2, 5);
-  CHECK_THAT(run(hadw::length_weights{.lengths = short_l}), Catch::Contains("length_weights.lengths.size()"));
+  CHECK_THAT(run(hadw::length_weights{.lengths = short_l}),
+             Catch::Contains("length_weights.lengths.size()"));
   auto zero_l = b.lengths;
   zero_l[4] = 0;
-  CHECK_THAT(run(hadw::length_weights{.lengths = zero_l}), Catch::Contains("length_weights.lengths[4] > 0"));
+  CHECK_THAT(run(hadw::length_weights{.lengths = zero_l}),
+             Catch::Contains("length_weights.lengths[4] > 0"));
   CHECK_THAT(run(hadw::length_weights{.lengths = b.lengths, .alpha = 2.0}),
              Catch::Contains("length_weights.alpha"));
   auto bad_p = b.priors;

@@ -46,12 +46,14 @@ struct tracker_update_options {
 };
 
 class prompt_tracker {
-public:
+ public:
   static constexpr std::uint16_t format_version = 1;
   static constexpr std::uint8_t state_kind = 1;  ///< the tracker's tag in its saved bytes
 
   /// The belief of a prompt never seen (SPO without offline values: Beta(0.5, 0.5)).
-  explicit prompt_tracker(beta_state initial = {}) : initial_(initial) { check_belief(initial, "initial"); }
+  explicit prompt_tracker(beta_state initial = {}) : initial_(initial) {
+    check_belief(initial, "initial");
+  }
 
   /// SPO's offline initialisation from n scored samples with s successes:
   /// alpha = N0 (s + 0.5) / (n + 1), beta = N0 (n - s + 0.5) / (n + 1), N0 = 1 / (1 - clip_lower);
@@ -147,12 +149,12 @@ public:
     detail::require(version == format_version, "prompt tracker state: format version ", version,
                     " unsupported (", format_version, " required)");
     const std::uint8_t kind = h.u8();
-    detail::require(kind == state_kind, "prompt tracker state: kind ", +kind, " (",
-                    +state_kind, " required)");
+    detail::require(kind == state_kind, "prompt tracker state: kind ", +kind, " (", +state_kind,
+                    " required)");
     (void)h.u8();
     const std::uint32_t size = h.u32();
-    detail::require(bytes.size() == header + size + trailer, "prompt tracker state: ",
-                    bytes.size(), " bytes, but the header says ", header + size + trailer);
+    detail::require(bytes.size() == header + size + trailer, "prompt tracker state: ", bytes.size(),
+                    " bytes, but the header says ", header + size + trailer);
     const auto body = bytes.first(header + size);
     state_reader tail(bytes.subspan(header + size));
     detail::require(tail.u64() == detail::fnv1a64(body), "prompt tracker state: checksum mismatch");
@@ -169,7 +171,8 @@ public:
     std::uint64_t last = 0;
     for (std::uint64_t e = 0; e < n; ++e) {
       const std::uint64_t id = r.u64("id");
-      detail::require(e == 0 || id > last, "prompt tracker state: ids not strictly increasing at entry ", e);
+      detail::require(e == 0 || id > last,
+                      "prompt tracker state: ids not strictly increasing at entry ", e);
       last = id;
       const double a = r.f64("alpha");
       t.beliefs_.emplace(id, checked({a, r.f64("beta")}, "belief"));
@@ -187,7 +190,7 @@ public:
     return a.save() == b.save();
   }
 
-private:
+ private:
   /// alpha, beta >= 0, finite, alpha + beta > 0: p is defined (the update keeps it so:
   /// r + (1 - r) = 1 is added each step).
   static bool valid(beta_state b) {
@@ -195,8 +198,9 @@ private:
            b.alpha + b.beta > 0.0;
   }
   static void check_belief(beta_state b, const char* what) {
-    detail::require(valid(b), what, ": alpha, beta >= 0 (finite) with alpha + beta > 0 required, got (",
-                    b.alpha, ", ", b.beta, ")");
+    detail::require(valid(b), what,
+                    ": alpha, beta >= 0 (finite) with alpha + beta > 0 required, got (", b.alpha,
+                    ", ", b.beta, ")");
   }
   static beta_state checked(beta_state b, const char* what) {
     detail::require(valid(b), "prompt tracker state: ", what, " (", b.alpha, ", ", b.beta,
@@ -207,7 +211,8 @@ private:
   template <class T>
   void update_impl(std::span<const std::uint64_t> ids, grouped_span<T> rewards, double rho,
                    const tracker_update_options& o) {
-    detail::require(rewards.layout != nullptr, "rewards.layout must not be null (use hadw::grouped)");
+    detail::require(rewards.layout != nullptr,
+                    "rewards.layout must not be null (use hadw::grouped)");
     const group_layout& layout = *rewards.layout;
     const auto groups = static_cast<std::size_t>(layout.num_groups());
     detail::require_size(ids.size(), groups, "ids", "layout.num_groups()");
@@ -216,7 +221,8 @@ private:
     if (!o.mask.empty())
       detail::require_size(o.mask.size(), rewards.values.size(), "mask", "layout.num_responses()");
     if (o.rho_per_group.empty()) {
-      detail::require(std::isfinite(rho) && rho >= 0.0 && rho <= 1.0, "rho in [0, 1] required, got ", rho);
+      detail::require(std::isfinite(rho) && rho >= 0.0 && rho <= 1.0,
+                      "rho in [0, 1] required, got ", rho);
     } else {
       detail::require_size(o.rho_per_group.size(), groups, "rho_per_group", "layout.num_groups()");
       for (std::size_t k = 0; k < groups; ++k)
@@ -235,7 +241,8 @@ private:
     for (std::size_t k = 0; k < groups; ++k) {
       double s = 0.0, f = 0.0;
       std::int64_t n = 0;
-      for (std::int64_t j = layout.begin(static_cast<std::int64_t>(k)); j < layout.end(static_cast<std::int64_t>(k)); ++j) {
+      for (std::int64_t j = layout.begin(static_cast<std::int64_t>(k));
+           j < layout.end(static_cast<std::int64_t>(k)); ++j) {
         const std::int64_t i = view.index(j);
         if (!view.valid(i)) continue;
         const double u = o.range.normalise(view.reward(i));

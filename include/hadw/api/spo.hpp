@@ -19,9 +19,9 @@
 namespace hadw {
 
 struct spo_options {
-  bool whiten = true;  ///< SPO's batch normalisation; false: the raw r - p
-  double eps = 1e-8;   ///< SPO's
-  reward_range range{};  ///< r is mapped onto [0, 1] first (SPO's rewards are 0/1)
+  bool whiten = true;                    ///< SPO's batch normalisation; false: the raw r - p
+  double eps = 1e-8;                     ///< SPO's
+  reward_range range{};                  ///< r is mapped onto [0, 1] first (SPO's rewards are 0/1)
   std::span<const std::uint8_t> mask{};  ///< 0: advantage 0, left out of the whitening
   nan_policy nan = nan_policy::reject;
 };
@@ -43,7 +43,8 @@ void spo_estimate(const prompt_tracker& tracker, std::span<const std::uint64_t> 
   const auto n = static_cast<std::size_t>(layout.num_responses());
   detail::require_size(rewards.values.size(), n, "rewards", "layout.num_responses()");
   detail::require_size(out.size(), n, "out", "layout.num_responses()");
-  if (!options.mask.empty()) detail::require_size(options.mask.size(), n, "mask", "layout.num_responses()");
+  if (!options.mask.empty())
+    detail::require_size(options.mask.size(), n, "mask", "layout.num_responses()");
   detail::require(std::isfinite(options.eps) && options.eps > 0.0,
                   "spo_options.eps > 0 (finite) required, got ", options.eps);
   detail::require_in_place_or_disjoint(out, "out", rewards.values, "rewards");

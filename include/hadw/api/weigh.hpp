@@ -39,7 +39,7 @@ struct weigh_options {
 /// What a weighing did, over the valid responses.
 struct weigh_stats {
   double weight_min = NAN, weight_mean = NAN, weight_max = NAN;
-  std::int64_t total = 0;       ///< valid responses weighted
+  std::int64_t total = 0;  ///< valid responses weighted
   std::int64_t num_groups = 0;
   std::int64_t degenerate = 0;  ///< groups whose valid rewards are all equal
 };

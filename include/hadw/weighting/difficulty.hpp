@@ -1,7 +1,7 @@
 // The published difficulty weightings that compete with HA-DW's Phi (weighting/phi.hpp): each a
 // per-group or per-response multiplier of an advantage, written once as a pure HADW_HOST_DEVICE
 // function so the weighting kernels and hadw::theory evaluate the same formula. Equations and
-// sources: docs/math.md §4.
+// sources: docs/math.md, "Difficulty weightings".
 #pragma once
 
 #include <hadw/config.hpp>
@@ -41,7 +41,8 @@ struct lead_curve {
 
 /// ROLL's static difficulty weight from a per-prompt label d: w = 0.5 + 1.5 clamp(d, 0, 1)
 /// (alibaba/ROLL, roll/pipeline/rlvr/actor_worker.py compute_sample_weights). ROLL then
-/// rescales the batch's weights to mean 1 (w * N / (sum w + 1e-8)): weighting/static_difficulty.hpp.
+/// rescales the batch's weights to mean 1 (w * N / (sum w + 1e-8)):
+/// weighting/static_difficulty.hpp.
 [[nodiscard]] HADW_HOST_DEVICE inline double static_difficulty_weight(double d) {
   const double c = d < 0.0 ? 0.0 : (d > 1.0 ? 1.0 : d);
   return 0.5 + 1.5 * c;

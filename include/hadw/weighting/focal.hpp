@@ -22,7 +22,9 @@ struct focal {
                     "focal.gamma in [0, 1e3] required, got ", gamma);
   }
   template <class Batch>
-  [[nodiscard]] const focal& prepare(const Batch&) const { return *this; }
+  [[nodiscard]] const focal& prepare(const Batch&) const {
+    return *this;
+  }
   [[nodiscard]] double operator()(const group_point& g, double, std::int64_t) const {
     return focal_weight(g.p_hat, gamma);
   }

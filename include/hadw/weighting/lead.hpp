@@ -26,7 +26,9 @@ struct lead {
     detail::require(std::isfinite(curve.k), "lead.curve.k finite required, got ", curve.k);
   }
   template <class Batch>
-  [[nodiscard]] const lead& prepare(const Batch&) const { return *this; }
+  [[nodiscard]] const lead& prepare(const Batch&) const {
+    return *this;
+  }
   [[nodiscard]] double operator()(const group_point& g, double a, std::int64_t) const {
     const double rho = static_cast<double>(g.positive) / static_cast<double>(g.count);
     return lead_weight(curve, rho, a);

@@ -53,7 +53,8 @@ struct length_weights {
     double sum = 0.0;
     for (std::int64_t k = 0; k < b.num_groups(); ++k)
       b.for_each_valid(k, [&](std::int64_t i) {
-        sum += length_weight(static_cast<double>(lengths[static_cast<std::size_t>(i)]), mean, alpha);
+        sum +=
+            length_weight(static_cast<double>(lengths[static_cast<std::size_t>(i)]), mean, alpha);
       });
     return {lengths, alpha, mean, static_cast<double>(n) / sum};
   }

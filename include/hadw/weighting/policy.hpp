@@ -62,11 +62,11 @@ struct weigh_batch {
 ///                                mean length); may throw on data it reads; writes nothing
 ///   bound(point, a, i) -> double the weight of valid response i (advantage a) of that group
 template <class P>
-concept weighting_policy =
-    requires(const P& p, const group_layout& l, std::int64_t n,
-             const detail::weigh_batch<response_view<double>>& b, const group_point& g) {
-      p.validate(l, n);
-      { p.prepare(b)(g, 0.0, n) } -> std::convertible_to<double>;
-    };
+concept weighting_policy = requires(const P& p, const group_layout& l, std::int64_t n,
+                                    const detail::weigh_batch<response_view<double>>& b,
+                                    const group_point& g) {
+  p.validate(l, n);
+  { p.prepare(b)(g, 0.0, n) } -> std::convertible_to<double>;
+};
 
 }  // namespace hadw

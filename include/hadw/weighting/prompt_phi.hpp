@@ -29,7 +29,9 @@ struct prompt_phi {
                       "prompt_phi.priors[", k, "] in [0, 1] required, got ", priors[k]);
   }
   template <class Batch>
-  [[nodiscard]] const prompt_phi& prepare(const Batch&) const { return *this; }
+  [[nodiscard]] const prompt_phi& prepare(const Batch&) const {
+    return *this;
+  }
   [[nodiscard]] double operator()(const group_point& g, double a, std::int64_t) const {
     return phi(a, history_difficulty(g.p_hat, priors[static_cast<std::size_t>(g.group)]),
                lambda_scale);
