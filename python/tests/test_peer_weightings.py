@@ -294,3 +294,29 @@ def test_ha_dw_with_per_prompt_priors_matches_a_naive_loop():
     diff = p_hat - np.repeat(priors, 8)
     want = adv * 1.5 * np.exp(-np.sign(adv) * np.sign(diff) * np.abs(diff))
     np.testing.assert_allclose(out, want, rtol=1e-12)
+
+
+def test_verl_adapter_applies_a_weighting_after_verls_own_grpo():
+    """hadw.verl.make_outcome_advantage(weighting=...) = verl 0.9.1's own
+    compute_grpo_outcome_advantage, then the Delta-L transcription above on its token rows."""
+    pytest.importorskip("verl")
+    import hadw.verl
+    from verl.trainer.ppo.core_algos import compute_grpo_outcome_advantage
+
+    r, _ = _batch(10)
+    rng = np.random.default_rng(10)
+    lengths = rng.integers(1, 32, size=len(r))
+    mask = torch.tensor(np.arange(32)[None, :] < lengths[:, None], dtype=torch.float64)
+    rewards = torch.zeros((len(r), 32), dtype=torch.float64)
+    rewards[torch.arange(len(r)), torch.tensor(lengths - 1)] = torch.tensor(r)
+    index = np.repeat(np.arange(len(r) // 8), 8).astype(object)
+    verl_adv, _ = compute_grpo_outcome_advantage(rewards, mask, index)
+    seq = verl_adv.sum(dim=-1) / mask.sum(dim=-1)  # the per-response advantage, broadcast
+    want = delta_l_transcription(seq.clone(), mask, 0.75)[:, None] * mask
+    fn = hadw.verl.make_outcome_advantage("grpo", reweight=False, weighting="delta_l",
+                                          weighting_options={"alpha": 0.75})
+    got, _ = fn(rewards, mask, index=index)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-10, atol=1e-12)
+    assert fn.last_stats["hadw/weight_mean"] == pytest.approx(1.0, rel=1e-12)
+    with pytest.raises(ValueError, match="reweight=False"):
+        hadw.verl.make_outcome_advantage("grpo", weighting="f_grpo")
