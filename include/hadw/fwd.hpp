@@ -59,6 +59,22 @@ struct observation;
 struct reweight_options;
 struct step_stats;
 
+// The field's difficulty weightings (hadw::weigh) and SPO's per-prompt tracker
+struct lead_curve;
+struct group_point;
+struct focal;
+struct lead;
+struct question_weights;
+struct static_difficulty;
+struct length_weights;
+struct prompt_phi;
+struct weigh_options;
+struct weigh_stats;
+struct beta_state;
+struct tracker_update_options;
+class prompt_tracker;
+struct spo_options;
+
 namespace backend {
 struct cpu;
 struct cuda;

@@ -35,6 +35,16 @@
 #include <hadw/api/tokens.hpp>
 #include <hadw/api/token_scans.hpp>
 #include <hadw/api/fused.hpp>
+// The field's difficulty weightings (hadw::weigh) and SPO's per-prompt tracker.
+#include <hadw/weighting/focal.hpp>
+#include <hadw/weighting/lead.hpp>
+#include <hadw/weighting/question.hpp>
+#include <hadw/weighting/static_difficulty.hpp>
+#include <hadw/weighting/length.hpp>
+#include <hadw/weighting/prompt_phi.hpp>
+#include <hadw/anchor/prompt_tracker.hpp>
+#include <hadw/api/weigh.hpp>
+#include <hadw/api/spo.hpp>
 // built on the above
 #include <hadw/objectives.hpp>
 #include <hadw/theory.hpp>

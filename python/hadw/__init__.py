@@ -54,10 +54,16 @@ theory = _core.theory
 for _cls in (DifficultyAnchor, Estimator, GroupLayout, Error):
     _cls.__module__ = "hadw"
 
+from .weighting import WEIGHTINGS, PromptTracker, spo_estimate, weigh  # noqa: E402
+
 __all__ = [
     "DifficultyAnchor",
     "Error",
     "Estimator",
+    "PromptTracker",
+    "WEIGHTINGS",
+    "spo_estimate",
+    "weigh",
     "GroupLayout",
     "Step",
     "__version__",

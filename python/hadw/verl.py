@@ -28,7 +28,7 @@ import os
 from typing import Any, Callable, Dict, Optional, Tuple
 
 from . import (REWEIGHT_OPTIONS, DifficultyAnchor, Estimator, _step_of, broadcast_to_tokens,
-               estimate, group_layout)
+               estimate, group_layout, weigh)
 
 __all__ = ["anchor", "anchors", "compute_hadw_gae_advantage_return",
            "compute_hadw_grpo_outcome_advantage", "compute_hadw_optimal_token_baseline_advantage",
@@ -81,6 +81,8 @@ def make_outcome_advantage(
     anchor: Optional[DifficultyAnchor] = None,
     reweight: bool = True,
     norm_from_config: bool = False,
+    weighting: Optional[str] = None,
+    weighting_options: Optional[Dict[str, Any]] = None,
     **reweight_options: Any,
 ) -> Callable[..., Tuple[Any, Any]]:
     """An estimator function with verl's signature,
@@ -102,7 +104,13 @@ def make_outcome_advantage(
     (lambda_scale, timing, reward_range, ...: see hadw.reweight). The step statistics of the
     last call are in ``fn.last_stats`` (a dict with 'hadw/...' keys; None after an empty batch)
     for the trainer's logger.
+    weighting: instead of HA-DW (reweight=False required), one of hadw.WEIGHTINGS applied to the
+    estimator's advantages by hadw.weigh with `weighting_options` (gamma, temperature, ...);
+    'delta_l' takes its lengths from response_mask. ``fn.last_stats`` then holds weigh's stats.
     """
+    if weighting is not None and reweight:
+        raise ValueError("weighting: pass reweight=False too (HA-DW is itself a weighting; "
+                         "weigh with method='prompt_phi' combines the two ideas)")
     name = _VERL_NAMES.get(estimator, estimator)
     Estimator(name, compat="verl")  # fail now on a name verl has no preset for
     state = {"anchor": anchor if anchor is not None else DifficultyAnchor()}
@@ -177,6 +185,11 @@ def make_outcome_advantage(
             else:
                 adv = estimate(est_name, scores, layout=layout, lengths=lengths,
                                compat="verl", **options)
+                if weighting is not None:
+                    wopts = dict(weighting_options or {})
+                    if weighting == "delta_l" and "lengths" not in wopts:
+                        wopts["lengths"] = mask.sum(dim=-1, dtype=torch.int64).contiguous()
+                    compute.last_stats = weigh(adv, scores, weighting, layout=layout, **wopts)
                 tokens = broadcast_to_tokens(adv, mask)
             if tokens.dtype != dtype:
                 tokens = tokens.to(dtype)
