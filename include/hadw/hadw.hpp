@@ -34,6 +34,8 @@
 #include <hadw/api/reweight.hpp>
 #include <hadw/api/tokens.hpp>
 #include <hadw/api/fused.hpp>
+#include <hadw/api/multi_reward.hpp>
+#include <hadw/api/remax.hpp>
 // built on the above
 #include <hadw/objectives.hpp>
 #include <hadw/theory.hpp>
