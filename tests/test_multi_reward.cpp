@@ -52,10 +52,12 @@ std::vector<real> naive_gdpo(const batch& b, const std::vector<double>& w, conve
       const real mean = sum / cnt;
       real m2 = 0;
       for (std::size_t j = 0; j < n; ++j)
-        if (b.valid(j) && b.ids[j] == b.ids[i]) m2 += (b.rewards[j * K + k] - mean) * (b.rewards[j * K + k] - mean);
+        if (b.valid(j) && b.ids[j] == b.ids[i])
+          m2 += (b.rewards[j * K + k] - mean) * (b.rewards[j * K + k] - mean);
       const real r = b.rewards[i * K + k];
       real a;
-      if (cnt == 1) a = c == convention::verl ? r / (1.0L + eps) : 0.0L;
+      if (cnt == 1)
+        a = c == convention::verl ? r / (1.0L + eps) : 0.0L;
       else {
         const real sd = std::sqrt(m2 / (cnt - 1));
         a = (r == mean) ? 0.0L : (r - mean) / (sd + eps);
@@ -80,8 +82,10 @@ std::vector<real> naive_gdpo(const batch& b, const std::vector<double>& w, conve
   std::vector<real> out(n, 0.0L);
   for (std::size_t i = 0; i < n; ++i) {
     if (!b.valid(i)) continue;
-    if (c == convention::verl) out[i] = (s[i] - mu) / std::sqrt(V / (W - 1) + 1e-8L);
-    else out[i] = W < 2 ? 0.0L : (s[i] - mu) / (std::sqrt(V / (W - 1)) + 1e-4L);
+    if (c == convention::verl)
+      out[i] = (s[i] - mu) / std::sqrt(V / (W - 1) + 1e-8L);
+    else
+      out[i] = W < 2 ? 0.0L : (s[i] - mu) / (std::sqrt(V / (W - 1)) + 1e-4L);
   }
   return out;
 }
@@ -134,7 +138,8 @@ batch make_batch(std::mt19937_64& rng, int groups, int lo, int hi, std::int64_t 
       s.lengths[i] = b.lengths[p[i]];
       s.mask[i] = b.mask[p[i]];
       for (std::size_t k = 0; k < static_cast<std::size_t>(K); ++k)
-        s.rewards[i * static_cast<std::size_t>(K) + k] = b.rewards[p[i] * static_cast<std::size_t>(K) + k];
+        s.rewards[i * static_cast<std::size_t>(K) + k] =
+            b.rewards[p[i] * static_cast<std::size_t>(K) + k];
     }
     b = s;
   }
@@ -148,8 +153,8 @@ std::vector<T> as(const std::vector<double>& v) {
 }
 
 template <class T>
-std::vector<T> run_gdpo(const auto& est, const batch& b, const std::vector<double>& w,
-                        bool lengths, hadw::multi_reward_workspace* ws = nullptr,
+std::vector<T> run_gdpo(const auto& est, const batch& b, const std::vector<double>& w, bool lengths,
+                        hadw::multi_reward_workspace* ws = nullptr,
                         hadw::nan_policy nan = hadw::nan_policy::reject) {
   const auto layout = hadw::group_layout::from_ids(b.ids);
   const auto r = as<T>(b.rewards);
@@ -167,9 +172,10 @@ std::vector<T> run_gdpo(const auto& est, const batch& b, const std::vector<doubl
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("gdpo with verl's preset equals the naive per-column GRPO, weighted sum, "
-                   "token-weighted whitening",
-                   "[multi_reward][gdpo]", float, double) {
+TEMPLATE_TEST_CASE(
+    "gdpo with verl's preset equals the naive per-column GRPO, weighted sum, "
+    "token-weighted whitening",
+    "[multi_reward][gdpo]", float, double) {
   std::mt19937_64 rng(19);
   const std::vector<double> w{1.0, 0.5, -2.0, 0.25};
   for (int rep = 0; rep < 6; ++rep) {
@@ -201,7 +207,8 @@ TEST_CASE("gdpo with one reward is GRPO, then the whitening over the batch",
   std::vector<double> grpo(b.n()), want(b.n());
   hadw::estimate(hadw::compat::verl::grpo, layout, std::span<const double>(b.rewards),
                  std::span<double>(grpo), opt);
-  hadw::estimate(hadw::compat::verl::gdpo.whitening, hadw::group_layout::uniform(1, static_cast<std::int64_t>(b.n())),
+  hadw::estimate(hadw::compat::verl::gdpo.whitening,
+                 hadw::group_layout::uniform(1, static_cast<std::int64_t>(b.n())),
                  std::span<const double>(grpo), std::span<double>(want), opt);
   CHECK(run_gdpo<double>(hadw::compat::verl::gdpo, b, {1.0}, true) == want);
   check_close(run_gdpo<double>(hadw::compat::verl::gdpo, b, {1.0}, true),
@@ -222,12 +229,14 @@ TEST_CASE("gdpo: a dimension constant within its groups adds nothing; all consta
   // A batch whose every column is constant per group: all advantages 0.
   batch flat = b;
   for (std::size_t i = 0; i < b.n(); ++i) flat.rewards[2 * i] = flat.rewards[2 * i + 1];
-  for (double a : run_gdpo<double>(hadw::compat::verl::gdpo, flat, {1.0, 3.0}, true)) CHECK(a == 0.0);
+  for (double a : run_gdpo<double>(hadw::compat::verl::gdpo, flat, {1.0, 3.0}, true))
+    CHECK(a == 0.0);
 }
 
-TEST_CASE("gdpo under nan_policy::unscorable follows TRL: a NaN drops out of its column and the "
-          "sum, a row of NaNs out of the whitening",
-          "[multi_reward][gdpo]") {
+TEST_CASE(
+    "gdpo under nan_policy::unscorable follows TRL: a NaN drops out of its column and the "
+    "sum, a row of NaNs out of the whitening",
+    "[multi_reward][gdpo]") {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   // Two groups of 4, K = 2; response 1 has a NaN in column 0, response 6 is all NaN.
   batch b;
@@ -290,24 +299,26 @@ TEST_CASE("gdpo refuses bad shapes and weights by name and writes nothing",
   const std::span<const double> rs(r);
   const std::span<double> os(out);
   CHECK_THROWS_WITH(call(rs, 0, {}, os), Catch::Contains("num_rewards >= 1"));
-  CHECK_THROWS_WITH(call(rs, 3, {1, 1, 1}, os), Catch::Contains("rewards.size() == layout.num_responses() * num_rewards"));
+  CHECK_THROWS_WITH(call(rs, 3, {1, 1, 1}, os),
+                    Catch::Contains("rewards.size() == layout.num_responses() * num_rewards"));
   CHECK_THROWS_WITH(call(rs, 2, {1}, os), Catch::Contains("weights.size() == num_rewards"));
   CHECK_THROWS_WITH(call(rs, 2, {1, std::nan("")}, os), Catch::Contains("weights[1] finite"));
   CHECK_THROWS_WITH(call(rs, 2, {1, INFINITY}, os), Catch::Contains("weights[1] finite"));
   CHECK_THROWS_WITH(call(rs, 2, {1, 1}, os.subspan(0, 3)), Catch::Contains("advantages.size()"));
   std::vector<double> shared(r);
-  CHECK_THROWS_WITH(call(std::span<const double>(shared), 2, {1, 1}, std::span<double>(shared).subspan(0, 4)),
-                    Catch::Contains("must not overlap"));
+  CHECK_THROWS_WITH(
+      call(std::span<const double>(shared), 2, {1, 1}, std::span<double>(shared).subspan(0, 4)),
+      Catch::Contains("must not overlap"));
   // A size-1 group under hadw's default (reject) rule, named with its column.
   const auto lone = hadw::group_layout::from_offsets({0, 1, 4});
   CHECK_THROWS_WITH(hadw::estimate_multi(hadw::gdpo<>{}, lone, rs, 2,
                                          std::span<const double>(std::vector<double>{1, 1}), os),
                     Catch::Contains("rewards column 0"));
   hadw::estimate_options bad_mask{.mask = std::vector<std::uint8_t>(3, 1)};
-  CHECK_THROWS_WITH(hadw::estimate_multi(hadw::compat::verl::gdpo, layout, rs, 2,
-                                         std::span<const double>(std::vector<double>{1, 1}), os,
-                                         bad_mask),
-                    Catch::Contains("mask.size()"));
+  CHECK_THROWS_WITH(
+      hadw::estimate_multi(hadw::compat::verl::gdpo, layout, rs, 2,
+                           std::span<const double>(std::vector<double>{1, 1}), os, bad_mask),
+      Catch::Contains("mask.size()"));
   for (double a : out) CHECK(a == -7.0);
 }
 
@@ -323,13 +334,15 @@ TEMPLATE_TEST_CASE("remax per response is the reward minus the prompt's greedy b
   for (auto& x : r) x = static_cast<TestType>(u(rng));
   const std::vector<int> group_of{0, 1, 2, 1, 0, 0, 2};  // ids in order of first appearance
   std::vector<TestType> per_response(7), out(7), out2(7);
-  for (std::size_t i = 0; i < 7; ++i) per_response[i] = greedy[static_cast<std::size_t>(group_of[i])];
+  for (std::size_t i = 0; i < 7; ++i)
+    per_response[i] = greedy[static_cast<std::size_t>(group_of[i])];
   hadw::remax(layout, std::span<const TestType>(r), std::span<const TestType>(greedy),
               std::span<TestType>(out));
   hadw::remax(std::span<const TestType>(r), std::span<const TestType>(per_response),
               std::span<TestType>(out2));
   for (std::size_t i = 0; i < 7; ++i) {
-    const auto want = static_cast<TestType>(static_cast<real>(r[i]) - static_cast<real>(per_response[i]));
+    const auto want =
+        static_cast<TestType>(static_cast<real>(r[i]) - static_cast<real>(per_response[i]));
     CHECK(out[i] == want);
     CHECK(out2[i] == want);
   }
@@ -337,8 +350,8 @@ TEMPLATE_TEST_CASE("remax per response is the reward minus the prompt's greedy b
                                 std::span<const TestType>(per_response), std::span<TestType>(out)),
                     Catch::Contains("baselines.size() == layout.num_groups()"));
   per_response[3] = std::numeric_limits<TestType>::infinity();
-  CHECK_THROWS_WITH(hadw::remax(std::span<const TestType>(r), std::span<const TestType>(per_response),
-                                std::span<TestType>(out2)),
+  CHECK_THROWS_WITH(hadw::remax(std::span<const TestType>(r),
+                                std::span<const TestType>(per_response), std::span<TestType>(out2)),
                     Catch::Contains("baselines[3] finite"));
 }
 
@@ -358,8 +371,10 @@ TEMPLATE_TEST_CASE("remax_tokens is verl's reverse cumulative return minus the m
       mask_u[i * L + t] = valid;
       mask_f[i * L + t] = valid ? static_cast<TestType>(i == 4 ? 0.5 : 1.0) : TestType(0);
       // Per-token rewards (a KL term) in some rows, an outcome reward on the last token in others.
-      if (i % 3 == 0) tr[i * L + t] = static_cast<TestType>(u(rng));
-      else if (len > 0 && t == len - 1) tr[i * L + t] = static_cast<TestType>(u(rng));
+      if (i % 3 == 0)
+        tr[i * L + t] = static_cast<TestType>(u(rng));
+      else if (len > 0 && t == len - 1)
+        tr[i * L + t] = static_cast<TestType>(u(rng));
     }
   }
   const auto check = [&](const auto& mask) {
@@ -370,11 +385,14 @@ TEMPLATE_TEST_CASE("remax_tokens is verl's reverse cumulative return minus the m
     for (std::size_t i = 0; i < N; ++i)
       for (std::size_t t = 0; t < L; ++t) {
         real g = 0;
-        for (std::size_t s = t; s < L; ++s) g += static_cast<real>(tr[i * L + s]) * static_cast<real>(mask[i * L + s]);
+        for (std::size_t s = t; s < L; ++s)
+          g += static_cast<real>(tr[i * L + s]) * static_cast<real>(mask[i * L + s]);
         const real a = g - static_cast<real>(b[i]) * static_cast<real>(mask[i * L + t]);
         INFO("i = " << i << ", t = " << t);
-        CHECK(static_cast<double>(ret[i * L + t]) == Approx(static_cast<double>(g)).margin(tol<TestType>()));
-        CHECK(static_cast<double>(adv[i * L + t]) == Approx(static_cast<double>(a)).margin(tol<TestType>()));
+        CHECK(static_cast<double>(ret[i * L + t]) ==
+              Approx(static_cast<double>(g)).margin(tol<TestType>()));
+        CHECK(static_cast<double>(adv[i * L + t]) ==
+              Approx(static_cast<double>(a)).margin(tol<TestType>()));
       }
   };
   check(mask_u);
@@ -388,15 +406,15 @@ TEMPLATE_TEST_CASE("remax_tokens is verl's reverse cumulative return minus the m
                      static_cast<std::int64_t>(L), std::span<const TestType>(one_b),
                      std::span<TestType>(adv), std::span<TestType>(ret));
   for (std::size_t t = 0; t < L; ++t) CHECK(adv[t] == (t < 5 ? TestType(0.75) : TestType(0)));
-  CHECK_THROWS_WITH(hadw::remax_tokens(std::span<const TestType>(one_tr),
-                                       std::span<const std::uint8_t>(one_m), 0,
-                                       std::span<const TestType>(one_b), std::span<TestType>(adv),
-                                       std::span<TestType>(ret)),
-                    Catch::Contains("L >= 1"));
-  CHECK_THROWS_WITH(hadw::remax_tokens(std::span<const TestType>(one_tr),
-                                       std::span<const std::uint8_t>(one_m).subspan(1),
-                                       static_cast<std::int64_t>(L),
-                                       std::span<const TestType>(one_b), std::span<TestType>(adv),
-                                       std::span<TestType>(ret)),
-                    Catch::Contains("mask.size()"));
+  CHECK_THROWS_WITH(
+      hadw::remax_tokens(std::span<const TestType>(one_tr), std::span<const std::uint8_t>(one_m), 0,
+                         std::span<const TestType>(one_b), std::span<TestType>(adv),
+                         std::span<TestType>(ret)),
+      Catch::Contains("L >= 1"));
+  CHECK_THROWS_WITH(
+      hadw::remax_tokens(std::span<const TestType>(one_tr),
+                         std::span<const std::uint8_t>(one_m).subspan(1),
+                         static_cast<std::int64_t>(L), std::span<const TestType>(one_b),
+                         std::span<TestType>(adv), std::span<TestType>(ret)),
+      Catch::Contains("mask.size()"));
 }

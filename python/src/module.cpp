@@ -689,6 +689,10 @@ void bind_layout(nb::module_& m) {
 }  // namespace
 }  // namespace hadw::python
 
+namespace hadw::python {
+void bind_multi_reward(nb::module_& m);  // multi_reward.cpp
+}  // namespace hadw::python
+
 NB_MODULE(HADW_PY_MODULE, m) {
   using namespace hadw::python;
   m.doc() = "hadw's C++ kernels (nanobind). Use the `hadw` package, which wraps these.";
@@ -700,6 +704,7 @@ NB_MODULE(HADW_PY_MODULE, m) {
   bind_estimator(m);
   bind_anchor(m);
   bind_step(m);
+  bind_multi_reward(m);
 
   // What this variant is (hadw/_native.py picks one per machine; hadw.build_info() reports it).
   m.attr("_isa") = HADW_PY_ISA;

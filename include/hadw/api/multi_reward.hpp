@@ -20,7 +20,7 @@ namespace hadw {
 /// batch whitening runs over. Reused across calls, it allocates only when N grows (or changes,
 /// for the layout): keep one per trainer, not per step.
 class multi_reward_workspace {
-public:
+ public:
   multi_reward_workspace() = default;
   explicit multi_reward_workspace(std::int64_t n) { prepare(n); }
 
@@ -38,7 +38,7 @@ public:
   /// All N responses as one group: the batch-level stage is an estimator over it.
   [[nodiscard]] const group_layout& batch() const { return batch_; }
 
-private:
+ private:
   static std::size_t size(std::int64_t n) { return static_cast<std::size_t>(n); }
   std::vector<double> column_, sum_;
   group_layout batch_ = group_layout::uniform(1, 1);
@@ -68,10 +68,10 @@ void in_stage(F&& f, auto... where) {
 /// K < 1, sizes that disagree, non-finite weights, overlapping buffers, or anything estimate()
 /// refuses in a column (the message names the column). Allocates nothing once `ws` has seen N.
 template <class P, class W, class T, class U>
-void estimate_multi(const gdpo<P, W>& est, const group_layout& layout,
-                    std::span<const T> rewards, std::int64_t num_rewards,
-                    std::span<const double> weights, std::span<U> advantages,
-                    multi_reward_workspace& ws, const estimate_options& options = {}) {
+void estimate_multi(const gdpo<P, W>& est, const group_layout& layout, std::span<const T> rewards,
+                    std::int64_t num_rewards, std::span<const double> weights,
+                    std::span<U> advantages, multi_reward_workspace& ws,
+                    const estimate_options& options = {}) {
   est.validate();
   detail::require(num_rewards >= 1, "num_rewards >= 1 required (K reward columns), got ",
                   num_rewards);
@@ -116,10 +116,9 @@ void estimate_multi(const gdpo<P, W>& est, const group_layout& layout,
 
 /// estimate_multi with a workspace of its own (allocates 2 N doubles per call).
 template <class P, class W, class T, class U>
-void estimate_multi(const gdpo<P, W>& est, const group_layout& layout,
-                    std::span<const T> rewards, std::int64_t num_rewards,
-                    std::span<const double> weights, std::span<U> advantages,
-                    const estimate_options& options = {}) {
+void estimate_multi(const gdpo<P, W>& est, const group_layout& layout, std::span<const T> rewards,
+                    std::int64_t num_rewards, std::span<const double> weights,
+                    std::span<U> advantages, const estimate_options& options = {}) {
   multi_reward_workspace ws;
   estimate_multi(est, layout, rewards, num_rewards, weights, advantages, ws, options);
 }

@@ -42,8 +42,8 @@ void remax(std::span<const T> rewards, std::span<const T> baselines, std::span<U
   detail::require_finite_values(rewards, "rewards");
   detail::require_finite_values(baselines, "baselines");
   for (std::size_t i = 0; i < rewards.size(); ++i)
-    advantages[i] = static_cast<U>(remax_advantage(static_cast<double>(rewards[i]),
-                                                   static_cast<double>(baselines[i])));
+    advantages[i] = static_cast<U>(
+        remax_advantage(static_cast<double>(rewards[i]), static_cast<double>(baselines[i])));
 }
 
 /// Per response with one baseline per prompt group: advantages[i] = rewards[i] - baselines[k],
@@ -51,10 +51,10 @@ void remax(std::span<const T> rewards, std::span<const T> baselines, std::span<U
 template <std::floating_point T, std::floating_point U>
 void remax(const group_layout& layout, std::span<const T> rewards, std::span<const T> baselines,
            std::span<U> advantages) {
-  detail::require_size(rewards.size(), static_cast<std::size_t>(layout.num_responses()),
-                       "rewards", "layout.num_responses()");
-  detail::require_size(baselines.size(), static_cast<std::size_t>(layout.num_groups()),
-                       "baselines", "layout.num_groups()");
+  detail::require_size(rewards.size(), static_cast<std::size_t>(layout.num_responses()), "rewards",
+                       "layout.num_responses()");
+  detail::require_size(baselines.size(), static_cast<std::size_t>(layout.num_groups()), "baselines",
+                       "layout.num_groups()");
   detail::require_size(advantages.size(), rewards.size(), "advantages", "rewards.size()");
   detail::require_in_place_or_disjoint(advantages, "advantages", rewards, "rewards");
   detail::require(!detail::overlapping(detail::bytes_of(advantages), detail::bytes_of(baselines)),
@@ -64,8 +64,9 @@ void remax(const group_layout& layout, std::span<const T> rewards, std::span<con
   for (std::int64_t k = 0; k < layout.num_groups(); ++k)
     for (std::int64_t j = layout.begin(k); j < layout.end(k); ++j) {
       const auto i = static_cast<std::size_t>(layout.index(j));
-      advantages[i] = static_cast<U>(remax_advantage(
-          static_cast<double>(rewards[i]), static_cast<double>(baselines[static_cast<std::size_t>(k)])));
+      advantages[i] = static_cast<U>(
+          remax_advantage(static_cast<double>(rewards[i]),
+                          static_cast<double>(baselines[static_cast<std::size_t>(k)])));
     }
 }
 
