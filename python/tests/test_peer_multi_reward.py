@@ -58,10 +58,18 @@ class _TrainerStandIn:
         self.multi_objective_aggregation = aggregation
         self.scale_rewards = "group"
         self.reward_weights = torch.tensor(weights, dtype=dtype)
+        self.reward_funcs = [None] * len(weights)  # the lines read only its length
 
 
-def trl_advantages(rewards, weights, num_generations, aggregation="normalize_then_sum"):
-    """TRL's own lines on rewards_per_func = rewards [N, K] (NaN = the function returned None)."""
+def trl_advantages(rewards, weights, num_generations, aggregation="normalize_then_sum",
+                   exact_bessel=True):
+    """TRL's own lines on rewards_per_func = rewards [N, K] (NaN = the function returned None).
+
+    TRL's nanstd (trl/trainer/utils.py:1041) forms Bessel's factor as `count / (count - 1)` of
+    int64 tensors, which torch divides in its default dtype, float32: in a float64 run the factor
+    n / (n - 1) is rounded to float32. `exact_bessel` runs the lines with torch's default dtype
+    float64, so that the same code computes the factor exactly (the float64 comparisons);
+    test_trl_float32_bessel_factor_is_the_only_difference measures the rounding itself."""
     rewards_per_func = torch.as_tensor(rewards).clone()
     scope = {
         "self": _TrainerStandIn(aggregation, weights, rewards_per_func.dtype),
@@ -72,7 +80,12 @@ def trl_advantages(rewards, weights, num_generations, aggregation="normalize_the
         "num_generations": num_generations,
         "device": "cpu",
     }
-    exec(TRL_CODE, scope)
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64 if exact_bessel else torch.float32)
+    try:
+        exec(TRL_CODE, scope)
+    finally:
+        torch.set_default_dtype(default)
     return scope["advantages"].numpy()
 
 
@@ -94,6 +107,25 @@ def test_gdpo_trl_preset_is_trls_normalize_then_sum(rng, K, G):
         theirs = trl_advantages(r, w, G)
         ours = hadw.gdpo(r, weights=w, group_size=G, compat="trl")
         np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+
+
+def test_trl_float32_bessel_factor_is_the_only_difference(rng):
+    # Under torch's float32 default TRL's two nanstd calls scale each std by sqrt(f32(n/(n-1)) /
+    # (n/(n-1))), within F32_EPS / 2 of 1: the per-column one moves A_k relatively by that much,
+    # the batch one the result. So |ours - TRL| <= F32_EPS (sum_k |w_k A_k|_i + max_j the same) /
+    # std(s) + F32_EPS |A_i|, with the exact A_k and s computed here.
+    G, K = 8, 3
+    r = reward_matrix(rng, 16 * G, K)
+    w = np.array([1.0, -0.5, 2.0])
+    theirs = trl_advantages(r, w, G, exact_bessel=False)
+    ours = hadw.gdpo(r, weights=w, group_size=G, compat="trl")
+    x = r.reshape(-1, G, K)
+    a = ((x - x.mean(1, keepdims=True)) / (x.std(1, ddof=1, keepdims=True) + 1e-4)).reshape(-1, K)
+    wa = np.abs(a * w).sum(1)
+    sd = (a @ w).std(ddof=1)
+    bound = F32_EPS * (wa + wa.max()) / sd + F32_EPS * np.abs(theirs)
+    assert np.all(np.abs(ours - theirs) <= bound)
+    assert np.abs(ours - theirs).max() > 1e-12  # the rounding is real: exact_bessel is needed
 
 
 def test_gdpo_trl_preset_with_unscorable_completions_is_trls(rng):
@@ -189,7 +221,8 @@ def gdpo_reference_parts(r, uids, weights, lengths, eps=1e-6):
             x = r[idx, k].astype(np.float64)
             mu, sd = (x.mean(), x.std(ddof=1)) if len(idx) > 1 else (0.0, 1.0)
             s[idx] += weights[k] * (x - mu) / (sd + eps)
-            cond[idx] += abs(weights[k]) * np.abs(x).max() / (sd + eps)
+            if sd > 0:  # an all-equal column is exactly 0 on both sides
+                cond[idx] += abs(weights[k]) * np.abs(x).max() / (sd + eps)
     W = lengths.sum()
     mean = (lengths * s).sum() / W
     std = np.sqrt((lengths * (s - mean) ** 2).sum() / (W - 1) + 1e-8)
@@ -229,12 +262,15 @@ def test_adapter_hadw_gdpo_is_verls_gdpo_on_verls_inputs(rng, K, ragged):
 
 
 @pytest.mark.parametrize("norm", [True, False])
-def test_gdpo_one_column_float64_is_verls_to_its_masked_mean_epsilon(rng, norm):
+@pytest.mark.parametrize("singletons", [False, True])
+def test_gdpo_one_column_float64_is_verls_to_its_float32_constants(rng, norm, singletons):
     # Without per-dimension keys verl's gdpo takes token_level_rewards as its one column, in its
-    # dtype: float64 end to end.
+    # dtype: float64 end to end, but for two constants verl keeps in float32.
     import hadw.verl as hv
 
-    sizes = list(rng.integers(1, 9, 24))
+    sizes = list(rng.integers(1 if singletons else 2, 9, 24))
+    if singletons:
+        sizes[:3] = [1, 1, 1]
     tlr, mask, uids, *_ = verl_batch(rng, sizes, 1, L=200, dtype=torch.float64)
     mask = mask.to(torch.float64)
     theirs, _ = core_algos.compute_gdpo_outcome_advantage(tlr, mask, uids,
@@ -247,22 +283,32 @@ def test_gdpo_one_column_float64_is_verls_to_its_masked_mean_epsilon(rng, norm):
                        normalise=norm)
     direct_tokens = hadw.broadcast_to_tokens(direct, mask.to(torch.bool))
     torch.testing.assert_close(direct_tokens, ours, rtol=0, atol=0)
-    # verl's mean is S / (W + 1e-8) and its variance sum / (W + 1e-8) * W / (W - 1): relative to
-    # hadw's, the mean moves by mu 1e-8 / W and the std by about std 0.5e-8 / W, so
-    # |A_verl - A_hadw| <= (1e-8 / W) (|mu| / std + |A|) (+ float64 rounding).
     scores = tlr.sum(-1).numpy()
     L = lengths.numpy().astype(np.float64)
     s = np.zeros_like(scores)
+    lone = np.zeros(len(scores), dtype=bool)
     for u in dict.fromkeys(uids):
         idx = np.flatnonzero(uids == u)
         x = scores[idx]
         mu, sd = (x.mean(), x.std(ddof=1)) if len(idx) > 1 else (0.0, 1.0)
         s[idx] = (x - mu) / (sd + 1e-6) if norm else x - mu
+        lone[idx] = len(idx) == 1
     W = L.sum()
     mean = (L * s).sum() / W
     std = np.sqrt((L * (s - mean) ** 2).sum() / (W - 1) + 1e-8)
     a = np.abs(theirs.numpy())
+    # 1. verl's masked_mean divides by W + 1e-8: its mean moves by mu 1e-8 / W and its std by
+    #    about std 0.5e-8 / W, so A moves by at most (1e-8 / W) (|mu| / std + |A|).
     bound = 1e-12 * np.maximum(1.0, a) + 1.01 * VERL_DENOM_EPS / W * (abs(mean) / std + a)
+    # 2. A lone response's std is torch.tensor(1.0), float32, so verl divides it by
+    #    float32(1 + 1e-6): relative delta on s_i there. Every (s - mean)_j then moves by at most
+    #    2 delta M (M = max |s| of lone rows), so A_i by at most (2 delta M + 2.02 delta M |A_i|)
+    #    / std.
+    if norm and lone.any():
+        divisor = float(torch.tensor(1.0) + 1e-6)
+        delta = abs(divisor - (1 + 1e-6)) / (1 + 1e-6)
+        M = np.abs(s[lone]).max()
+        bound = bound + 2.1 * delta * M * (1 + a) / std
     assert np.all(np.abs(ours.numpy() - theirs.numpy()) <= bound)
 
 
@@ -356,3 +402,42 @@ def test_remax_per_response_and_per_group(rng):
         hadw.remax(r, r, index=index)
     with pytest.raises(TypeError, match="baselines: the dtype of rewards"):
         hadw.remax(r, r.astype(np.float32))
+
+
+def test_verls_compute_advantage_runs_hadw_remax_and_hadw_gdpo_as_its_own(rng):
+    # verl's trainer step (ray_trainer.compute_advantage) with adv_estimator = hadw_remax /
+    # hadw_gdpo against the same step with verl's remax / gdpo. The trainer hands
+    # reward_baselines to any registered estimator, but non_tensor_batch and batch only to the
+    # one named "gdpo": there verl's own gdpo reads the K columns, hadw_gdpo gets one column
+    # (token_level_rewards) and matches verl's gdpo called without them.
+    from omegaconf import OmegaConf
+    from verl import DataProto
+    from verl.trainer.ppo.ray_trainer import compute_advantage
+
+    import hadw.verl  # noqa: F401  (registers the adapters)
+
+    tlr, mask, uids, keys, non_tensor, batch, _ = verl_batch(rng, [4] * 6, 2)
+    base = torch.from_numpy((rng.random(len(uids)) < 0.5).astype(np.float32))
+    config = OmegaConf.create({"gamma": 1.0, "lam": 1.0, "norm_adv_by_std_in_grpo": True,
+                               "gdpo_reward_keys": keys})
+
+    def proto():
+        return DataProto.from_dict(
+            tensors={"token_level_rewards": tlr.clone(), "response_mask": mask.clone(),
+                     "reward_baselines": base.clone(), **batch},
+            non_tensors=dict(non_tensor))
+
+    for ours, theirs in (("hadw_remax", "remax"), ("hadw_gdpo", None)):
+        got = compute_advantage(proto(), adv_estimator=ours, config=config)
+        if theirs:
+            want = compute_advantage(proto(), adv_estimator=theirs, config=config)
+            want_adv, want_ret = want.batch["advantages"], want.batch["returns"]
+        else:
+            want_adv, want_ret = core_algos.compute_gdpo_outcome_advantage(tlr, mask, uids,
+                                                                           config=config)
+        # The numbers are held tightly above; this checks the plumbing: float32 rounding of a
+        # reverse sum over L tokens (remax), of GDPO's chain (well inside it for these rewards).
+        L = tlr.shape[1]
+        scale = 4 * L * F32_EPS * (1 + np.abs(want_adv.numpy()).max())
+        assert np.abs((got.batch["advantages"] - want_adv).numpy()).max() <= scale
+        assert np.abs((got.batch["returns"] - want_ret).numpy()).max() <= scale
