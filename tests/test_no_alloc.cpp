@@ -129,3 +129,29 @@ TEMPLATE_TEST_CASE("reweight and the fused calls allocate nothing after the firs
             }) == 0);
     }
 }
+
+TEST_CASE("estimate_multi (GDPO) with a warm workspace and remax allocate nothing",
+          "[no_alloc][multi_reward]") {
+  const auto layout = hadw::group_layout::uniform(4, 4);
+  const std::vector<double> r{1, 0.5, 0, 0.5, 0, 1, 1, 0, 1, 1, 0, 0, 0, 1, 1, 0,
+                              1, 0, 0, 1, 0, 1, 1, 1, 0, 0, 1, 0, 1, 1, 0, 1};  // 16 x 2
+  const std::vector<double> w{1.0, 0.5};
+  const std::vector<std::int64_t> lengths(16, 3);
+  std::vector<double> adv(16), b(16, 0.5), tok(48, 0.25), tadv(48), ret(48);
+  const std::vector<std::uint8_t> tmask(48, 1);
+  hadw::multi_reward_workspace ws(16);
+  const hadw::estimate_options opt{.lengths = lengths};
+  CHECK(allocations_in([&] {
+          for (int step = 0; step < 3; ++step) {
+            hadw::estimate_multi(hadw::compat::verl::gdpo, layout, std::span<const double>(r), 2,
+                                 std::span<const double>(w), std::span<double>(adv), ws, opt);
+            hadw::estimate_multi(hadw::compat::trl::gdpo, layout, std::span<const double>(r), 2,
+                                 std::span<const double>(w), std::span<double>(adv), ws);
+            hadw::remax(std::span<const double>(adv), std::span<const double>(b),
+                        std::span<double>(adv));
+            hadw::remax_tokens(std::span<const double>(tok), std::span<const std::uint8_t>(tmask),
+                               3, std::span<const double>(b), std::span<double>(tadv),
+                               std::span<double>(ret));
+          }
+        }) == 0);
+}

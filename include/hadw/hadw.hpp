@@ -45,6 +45,8 @@
 #include <hadw/anchor/prompt_tracker.hpp>
 #include <hadw/api/weigh.hpp>
 #include <hadw/api/spo.hpp>
+#include <hadw/api/multi_reward.hpp>
+#include <hadw/api/remax.hpp>
 // built on the above
 #include <hadw/objectives.hpp>
 #include <hadw/theory.hpp>

@@ -36,6 +36,8 @@ from ._arrays import output as _output
 from ._arrays import refused as _refused
 from ._arrays import written as _written
 
+from .multi_reward import gdpo, remax, remax_tokens
+
 _core = _native.core  # the build of the kernels this CPU runs (hadw.build_info())
 DifficultyAnchor = _core.DifficultyAnchor
 Error = _core.Error
@@ -74,12 +76,15 @@ __all__ = [
     "estimate_and_reweight",
     "estimate_reweight_broadcast",
     "gae",
+    "gdpo",
     "group_layout",
     "history_difficulty",
     "magnitude",
     "optimal_token_baseline",
     "phi",
     "reinforce_pp",
+    "remax",
+    "remax_tokens",
     "reweight",
     "theory",
 ]

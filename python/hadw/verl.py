@@ -31,9 +31,11 @@ from . import (REWEIGHT_OPTIONS, DifficultyAnchor, Estimator, _step_of, broadcas
                estimate, group_layout, weigh)
 
 __all__ = ["anchor", "anchors", "compute_hadw_gae_advantage_return",
-           "compute_hadw_grpo_outcome_advantage", "compute_hadw_optimal_token_baseline_advantage",
-           "compute_hadw_reinforce_plus_plus_outcome_advantage", "make_outcome_advantage",
-           "register", "with_anchor_checkpoints"]
+           "compute_hadw_gdpo_outcome_advantage", "compute_hadw_grpo_outcome_advantage",
+           "compute_hadw_optimal_token_baseline_advantage",
+           "compute_hadw_reinforce_plus_plus_outcome_advantage",
+           "compute_hadw_remax_outcome_advantage", "make_outcome_advantage", "register",
+           "with_anchor_checkpoints"]
 
 #: The anchor ``hadw_grpo`` carries across steps (kalman belief, hadw's defaults).
 anchor = DifficultyAnchor()
@@ -207,6 +209,111 @@ def make_outcome_advantage(
 #: verl's GRPO followed by HA-DW with the module-level `anchor`: registered as "hadw_grpo".
 compute_hadw_grpo_outcome_advantage = make_outcome_advantage("grpo", anchor=anchor,
                                                              norm_from_config=True)
+
+
+def _floating(dtype: Any) -> Any:
+    import torch
+
+    return dtype if dtype in (torch.float32, torch.float64) else torch.float32
+
+
+def compute_hadw_gdpo_outcome_advantage(
+    token_level_rewards: Any,
+    response_mask: Any,
+    index: Any = None,
+    epsilon: float = 1e-6,
+    norm_adv_by_std_in_grpo: bool = True,
+    config: Any = None,
+    non_tensor_batch: Optional[dict] = None,
+    batch: Optional[dict] = None,
+    **kwargs: Any,
+) -> Tuple[Any, Any]:
+    """verl's ``gdpo`` (core_algos.compute_gdpo_outcome_advantage, verl 0.9.1) on hadw's kernel
+    (hadw.gdpo, compat 'verl'), registered as ``hadw_gdpo``; no HA-DW weight (which of the K
+    rewards would p̂ be?). Inputs read as verl reads them: with config, non_tensor_batch and batch
+    all given, the K columns are non_tensor_batch[key] for key in config.gdpo_reward_keys, as
+    float32, weighted by config.gdpo_reward_weights rounded to float32 as verl's tensor does
+    (default 1); otherwise one column, token_level_rewards.sum(-1), weight 1. Each column is
+    verl's GRPO (epsilon; norm_adv_by_std_in_grpo, the argument: verl's gdpo ignores the config's
+    flag); the weighted sum is whitened over response_mask's tokens (masked_whiten); the result is
+    broadcast under response_mask. A response_mask other than 0/1 is refused (hadw counts tokens).
+
+    verl's trainer (ray_trainer.py, compute_advantage) passes non_tensor_batch and batch only to
+    the estimator named "gdpo": under adv_estimator=hadw_gdpo it calls this without them, so this
+    computes the one-column case, as verl's own gdpo does when it gets none."""
+    import numpy as np
+    import torch
+
+    from .multi_reward import gdpo
+
+    if index is None:
+        raise ValueError("index: verl's uid array is required (one id per response)")
+    device = token_level_rewards.device
+    weights = None
+    if config is not None and non_tensor_batch is not None and batch is not None:
+        keys = _config_get(config, "gdpo_reward_keys", None)
+        if not keys:
+            raise ValueError("config: GDPO requires 'algorithm.gdpo_reward_keys' listing the "
+                             "individual reward component keys returned by compute_score")
+        missing = [k for k in keys if k not in non_tensor_batch]
+        if missing:
+            raise ValueError(f"non_tensor_batch: GDPO reward key '{missing[0]}' not found")
+        rewards = np.stack([np.asarray(non_tensor_batch[k], dtype=np.float32) for k in keys], 1)
+        rewards = torch.from_numpy(np.ascontiguousarray(rewards))
+        w = _config_get(config, "gdpo_reward_weights", None)
+        if w is not None:
+            weights = np.asarray(list(w), dtype=np.float32).astype(np.float64)
+        score_dtype = torch.float32
+    else:
+        if not token_level_rewards.is_floating_point():
+            raise TypeError(f"token_level_rewards: a floating-point tensor required, got "
+                            f"{token_level_rewards.dtype}")
+        rewards = token_level_rewards.detach().sum(dim=-1, keepdim=True).cpu().contiguous()
+        score_dtype = rewards.dtype
+        rewards = rewards.to(_floating(rewards.dtype))
+    mask = response_mask.detach().cpu()
+    if mask.dtype != torch.bool and bool(((mask != 0) & (mask != 1)).any()):
+        raise ValueError("response_mask: 0 or 1 required for gdpo (hadw counts its tokens as "
+                         "integers; verl weighs them by the mask values)")
+    mask = (mask != 0).contiguous()
+    dtype = torch.promote_types(score_dtype, response_mask.dtype)
+    if rewards.shape[0] == 0:
+        raise ValueError("response_mask: at least one valid token required (verl's "
+                         "masked_whiten raises on an empty batch too)")
+    with torch.no_grad():
+        lengths = mask.sum(dim=-1, dtype=torch.int64).contiguous()
+        adv = gdpo(rewards, weights=weights, index=index, lengths=lengths, compat="verl",
+                   normalise=bool(norm_adv_by_std_in_grpo))
+        tokens = broadcast_to_tokens(adv, mask).to(dtype).to(device)
+    return tokens, tokens
+
+
+def compute_hadw_remax_outcome_advantage(
+    token_level_rewards: Any,
+    reward_baselines: Any,
+    response_mask: Any,
+    config: Any = None,
+    **kwargs: Any,
+) -> Tuple[Any, Any]:
+    """verl's ``remax`` (core_algos.compute_remax_outcome_advantage) on hadw's kernel
+    (hadw.remax_tokens), registered as ``hadw_remax``: returns = the reverse cumulative sum of
+    token_level_rewards * response_mask, advantages = returns - reward_baselines * response_mask
+    (a 0/1 or fractional mask multiplies, as in verl). Returns (advantages, returns), in the dtype
+    verl's arithmetic promotes to."""
+    import torch
+
+    from .multi_reward import remax_tokens
+
+    dtype = torch.promote_types(torch.promote_types(token_level_rewards.dtype,
+                                                    response_mask.dtype), reward_baselines.dtype)
+    work = _floating(dtype)
+    device = token_level_rewards.device
+    with torch.no_grad():
+        tlr = token_level_rewards.detach().cpu().to(work).contiguous()
+        mask = response_mask.detach().cpu().to(work).contiguous()
+        base = reward_baselines.detach().cpu().to(work).contiguous()
+        advantages, returns = remax_tokens(tlr, mask, base)
+    return advantages.to(dtype).to(device), returns.to(dtype).to(device)
 
 
 #: Registered estimator name -> the anchor its function carries (what checkpoints save).
@@ -388,3 +495,5 @@ if importlib.util.find_spec("verl") is not None:  # registration needs verl; the
     register("hadw_gae", compute_hadw_gae_advantage_return)
     register("hadw_reinforce_plus_plus", compute_hadw_reinforce_plus_plus_outcome_advantage)
     register("hadw_optimal_token_baseline", compute_hadw_optimal_token_baseline_advantage)
+    register("hadw_gdpo", compute_hadw_gdpo_outcome_advantage)
+    register("hadw_remax", compute_hadw_remax_outcome_advantage)

@@ -692,6 +692,7 @@ void bind_layout(nb::module_& m) {
 namespace hadw::python {
 void bind_token_scans(nb::module_& m);  // token_scans.cpp
 void bind_weighting_field(nb::module_& m);  // weighting_field.cpp
+void bind_multi_reward(nb::module_& m);  // multi_reward.cpp
 }  // namespace hadw::python
 
 NB_MODULE(HADW_PY_MODULE, m) {
@@ -707,6 +708,7 @@ NB_MODULE(HADW_PY_MODULE, m) {
   bind_step(m);
   bind_token_scans(m);
   bind_weighting_field(m);
+  bind_multi_reward(m);
 
   // What this variant is (hadw/_native.py picks one per machine; hadw.build_info() reports it).
   m.attr("_isa") = HADW_PY_ISA;
