@@ -55,7 +55,8 @@ constexpr void require_advantage_value() {
 
 /// What a policy is handed for one group: group_summary with the statistics it declared.
 template <class P, class V = double>
-using summary_for = group_summary<V, needs_extrema_v<P>, needs_median_v<P>>;
+using summary_for =
+    group_summary<V, needs_extrema_v<P>, needs_median_v<P>, needs_abs_deviation_v<P>>;
 
 /// A baseline policy: the deviation r_i - b_i of one response from its baseline.
 ///   b.deviation(group, batch, r, pos) -> V     group: summary_for<B, V>; r: V; pos: the
@@ -67,14 +68,26 @@ using summary_for = group_summary<V, needs_extrema_v<P>, needs_median_v<P>>;
 ///   needs_batch_stats  it reads `batch` (one more pass over the rewards)
 ///   needs_extrema      it reads group.argmax / group.second_max  (one group at a time)
 ///   needs_median       it reads group.median                      (one group at a time)
+///   needs_abs_deviation it reads group.abs_dev = sum |r - mean|   (scalar, lockstep, CUDA)
 ///   scalar_only        its member templates accept double only    (one group at a time)
+///   sequential         it reads the group's valid rewards in order: in place of `pos` its
+///                      deviation takes b.start() advanced by b.step(state, r) over the valid
+///                      rewards up to and including r's (KRPO; one group at a time)
 /// An undeclared statistic is not a member of its group_summary: reading it does not compile.
 template <class B>
-concept baseline_policy = requires(const B& b, const summary_for<B>& g, const batch_stats& s,
-                                   double r, std::int64_t pos) {
-  { b.deviation(g, s, r, pos) } -> std::same_as<double>;
-  { b.validate() } -> std::same_as<void>;
-};
+concept baseline_policy =
+    requires(const B& b, const summary_for<B>& g, const batch_stats& s, double r,
+             std::int64_t pos) {
+      { b.deviation(g, s, r, pos) } -> std::same_as<double>;
+      { b.validate() } -> std::same_as<void>;
+    } ||
+    (sequential_v<B> && requires(const B& b, const summary_for<B>& g, const batch_stats& s,
+                                 double r, typename B::state st) {
+      { b.start() } -> std::same_as<typename B::state>;
+      b.step(st, r);
+      { b.deviation(g, s, r, st) } -> std::same_as<double>;
+      { b.validate() } -> std::same_as<void>;
+    });
 
 /// A scale policy: the divisor s of a group's deviations.
 ///   s.scale(group, batch) -> V (> 0 wherever a deviation is non-zero), group: summary_for<S, V>

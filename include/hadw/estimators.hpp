@@ -7,3 +7,4 @@
 #include <hadw/estimators/named.hpp>     // grpo, dr_grpo, rloo, ...
 #include <hadw/estimators/policies.hpp>  // the baselines and scales
 #include <hadw/estimators/rules.hpp>     // eps placement, size-1 rules
+#include <hadw/estimators/sequence.hpp>  // sequential baselines (KRPO's Kalman filter)

@@ -17,7 +17,7 @@ template <class T>
 struct response_view;
 struct group_stats;
 struct batch_stats;
-template <class V, bool Extrema, bool Median>
+template <class V, bool Extrema, bool Median, bool AbsDev>
 struct group_summary;
 
 // advantages
@@ -34,6 +34,9 @@ struct unit_scale;
 struct group_std_scale;
 struct batch_std_scale;
 struct gpg_scale;
+struct mean_scale;
+struct mad_scale;
+struct kalman_baseline;
 struct grpo;
 struct dr_grpo;
 struct grpo_batch_std;
@@ -44,6 +47,9 @@ struct opo;
 struct gpg;
 struct grpo_passk;
 struct ha_dw_authors;
+struct maxrl;
+struct dgpo;
+struct krpo;
 struct estimate_options;
 
 // HA-DW weights

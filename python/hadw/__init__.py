@@ -94,10 +94,15 @@ ESTIMATORS = (
     "dr_grpo",
     "grpo_batch_std",
     "rloo",
+    "grpo_leave_one_out",
     "reinforce_pp_baseline",
     "opo",
     "gpg",
     "grpo_passk",
+    "ha_dw_authors",
+    "maxrl",
+    "dgpo",
+    "krpo",
 )
 
 #: The keyword options that belong to HA-DW's reweighting (the rest go to the estimator).
@@ -360,11 +365,13 @@ def estimate(
     """Group-relative advantages of `rewards` (1-D float32/float64, NumPy or torch CPU).
 
     estimator: a name ('grpo', 'dr_grpo', 'grpo_batch_std', 'rloo', 'grpo_leave_one_out',
-        'reinforce_pp_baseline', 'opo', 'gpg', 'grpo_passk', 'ha_dw_authors') or a hadw.Estimator.
+        'reinforce_pp_baseline', 'opo', 'gpg', 'grpo_passk', 'ha_dw_authors', 'maxrl', 'dgpo',
+        'krpo') or a hadw.Estimator.
     compat: 'verl' | 'trl' | 'openrlhf' | 'nemo_rl' | 'slime' | 'roll' | 'rllm' | 'skyrl' |
         'authors' — that trainer's conventions (eps, ddof, size-1 groups; docs/integrating.md).
     options: eps, unbiased, singleton ('reject' | 'zero' | 'raw_reward'), eps_at ('std' | 'var'),
-        centred, normalise, f_norm — only those the estimator has.
+        centred, normalise, f_norm, history_mean, lambda_scale (ha_dw_authors), process_var,
+        measurement_var, initial_mean, initial_var (krpo) — only those the estimator has.
     Grouping: exactly one of group_size, index (ids in any order), offsets, layout.
     mask: bool/uint8 per response (0 = excluded). lengths: int64 token counts (OPO needs them).
     nan: 'reject' (default) or 'unscorable' (NaN reward = excluded, advantage 0, as TRL).

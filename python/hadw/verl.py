@@ -2,7 +2,8 @@
 anchor in verl's checkpoints.
 
 verl (verl/trainer/ppo/core_algos.py) looks estimators up by name in a registry. Importing this
-module registers ``hadw_grpo`` there (when verl is installed), so a run selects it with
+module registers ``hadw_grpo`` there (when verl is installed; and ``hadw_maxrl``, ``hadw_dgpo``,
+``hadw_krpo``: those estimators followed by HA-DW, each with its own anchor), so a run selects it with
 
     import hadw.verl                      # in the driver process, before the trainer starts
     # config: algorithm.adv_estimator=hadw_grpo
@@ -30,8 +31,10 @@ from typing import Any, Callable, Dict, Optional, Tuple
 from . import (REWEIGHT_OPTIONS, DifficultyAnchor, Estimator, _step_of, broadcast_to_tokens,
                estimate, group_layout, weigh)
 
-__all__ = ["anchor", "anchors", "compute_hadw_gae_advantage_return",
-           "compute_hadw_gdpo_outcome_advantage", "compute_hadw_grpo_outcome_advantage",
+__all__ = ["anchor", "anchors", "compute_hadw_dgpo_outcome_advantage",
+           "compute_hadw_gae_advantage_return", "compute_hadw_gdpo_outcome_advantage",
+           "compute_hadw_grpo_outcome_advantage", "compute_hadw_krpo_outcome_advantage",
+           "compute_hadw_maxrl_outcome_advantage",
            "compute_hadw_optimal_token_baseline_advantage",
            "compute_hadw_reinforce_plus_plus_outcome_advantage",
            "compute_hadw_remax_outcome_advantage", "make_outcome_advantage", "register",
@@ -49,6 +52,16 @@ _VERL_NAMES = {
     "opo": "opo",
     "gpg": "gpg",
     "grpo_passk": "grpo_passk",
+}
+
+
+#: hadw estimators verl has no function for: the preset they run with under verl, keeping verl's
+#: size-1 rule (a uid with one response: baseline 0, scale 1). maxrl is SkyRL's (verl-derived)
+#: function, epsilon from the call; dgpo's and krpo's eps are their sources' constants.
+_FIELD_PRESETS: Dict[str, Tuple[Optional[str], Dict[str, Any]]] = {
+    "maxrl": ("skyrl", {}),
+    "dgpo": (None, {"singleton": "raw_reward"}),
+    "krpo": (None, {"singleton": "raw_reward"}),
 }
 
 
@@ -114,7 +127,8 @@ def make_outcome_advantage(
         raise ValueError("weighting: pass reweight=False too (HA-DW is itself a weighting; "
                          "weigh with method='prompt_phi' combines the two ideas)")
     name = _VERL_NAMES.get(estimator, estimator)
-    Estimator(name, compat="verl")  # fail now on a name verl has no preset for
+    compat, base = _FIELD_PRESETS.get(name, ("verl", {}))
+    Estimator(name, compat=compat, **base)  # fail now on a name without a preset
     state = {"anchor": anchor if anchor is not None else DifficultyAnchor()}
 
     def compute(
@@ -161,10 +175,10 @@ def make_outcome_advantage(
                 mask = mask != 0
             mask = mask.contiguous()
             layout = group_layout(index=index)
-            est_name, options = name, {}
-            if name == "grpo":
+            est_name, options = name, dict(base)
+            if name in ("grpo", "maxrl"):
                 options["eps"] = float(epsilon)
-                if not norm:
+                if name == "grpo" and not norm:
                     est_name, options = "dr_grpo", {}
             elif name == "grpo_passk":
                 options["eps"] = float(epsilon)
@@ -181,12 +195,12 @@ def make_outcome_advantage(
                 rw = {**reweight_options, **{k: from_config[k] for k in from_config}}
                 if "reward_range" in rw:
                     rw["reward_range"] = tuple(rw["reward_range"])
-                step = _step_of(est_name, "verl", "reject", {**options, **rw})
+                step = _step_of(est_name, compat, "reject", {**options, **rw})
                 tokens, compute.last_stats = step.tokens(scores, state["anchor"], mask,
                                                          layout=layout, lengths=lengths)
             else:
                 adv = estimate(est_name, scores, layout=layout, lengths=lengths,
-                               compat="verl", **options)
+                               compat=compat, **options)
                 if weighting is not None:
                     wopts = dict(weighting_options or {})
                     if weighting == "delta_l" and "lengths" not in wopts:
@@ -488,8 +502,18 @@ def compute_hadw_optimal_token_baseline_advantage(
         handle_zero_tail=bool(handle_zero_tail), eps=float(epsilon))
     return adv.to(device=device, dtype=dtype), ret.to(device=device, dtype=dtype)
 
+#: MaxRL, DGPO's advantage and KRPO (hadw.ESTIMATORS), each followed by HA-DW with its own
+#: anchor: registered as "hadw_maxrl", "hadw_dgpo", "hadw_krpo" (verl has no function of its own
+#: for them; see _FIELD_PRESETS for the conventions they run with).
+compute_hadw_maxrl_outcome_advantage = make_outcome_advantage("maxrl")
+compute_hadw_dgpo_outcome_advantage = make_outcome_advantage("dgpo")
+compute_hadw_krpo_outcome_advantage = make_outcome_advantage("krpo")
 
 anchors["hadw_grpo"] = anchor
+for _name, _fn in (("hadw_maxrl", compute_hadw_maxrl_outcome_advantage),
+                   ("hadw_dgpo", compute_hadw_dgpo_outcome_advantage),
+                   ("hadw_krpo", compute_hadw_krpo_outcome_advantage)):
+    anchors[_name] = _fn.anchor
 if importlib.util.find_spec("verl") is not None:  # registration needs verl; the functions do not
     register("hadw_grpo", compute_hadw_grpo_outcome_advantage)
     register("hadw_gae", compute_hadw_gae_advantage_return)
@@ -497,3 +521,6 @@ if importlib.util.find_spec("verl") is not None:  # registration needs verl; the
     register("hadw_optimal_token_baseline", compute_hadw_optimal_token_baseline_advantage)
     register("hadw_gdpo", compute_hadw_gdpo_outcome_advantage)
     register("hadw_remax", compute_hadw_remax_outcome_advantage)
+    register("hadw_maxrl", compute_hadw_maxrl_outcome_advantage)
+    register("hadw_dgpo", compute_hadw_dgpo_outcome_advantage)
+    register("hadw_krpo", compute_hadw_krpo_outcome_advantage)

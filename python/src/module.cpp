@@ -440,6 +440,10 @@ std::string estimator_repr(const any_estimator& e) {
         if constexpr (requires { est.f_norm; }) s += detail::concat(", f_norm=", est.f_norm);
         if constexpr (requires { est.history_mean; })
           s += detail::concat(", history_mean=", est.history_mean, ", lambda_scale=", est.lambda_scale);
+        if constexpr (requires { est.process_var; })
+          s += detail::concat(", process_var=", est.process_var, ", measurement_var=",
+                              est.measurement_var, ", initial_mean=", est.initial_mean,
+                              ", initial_var=", est.initial_var);
         s += std::string(", singleton='") + name_of(est.singleton) + "')";
       },
       e.value);
@@ -451,7 +455,7 @@ void bind_estimator(nb::module_& m) {
       m, "Estimator",
       "A group-relative advantage estimator chosen by name: 'grpo', 'dr_grpo', 'grpo_batch_std', "
       "'rloo', 'grpo_leave_one_out', 'reinforce_pp_baseline', 'opo', 'gpg', 'grpo_passk', "
-      "'ha_dw_authors' (and verl's 'rloo_vectorized'). compat ('verl', 'trl', 'openrlhf', "
+      "'ha_dw_authors', 'maxrl', 'dgpo', 'krpo' (and verl's 'rloo_vectorized'). compat ('verl', 'trl', 'openrlhf', "
       "'nemo_rl', 'slime', 'roll', 'rllm', 'skyrl', 'authors') starts from that "
       "trainer's preset (hadw/estimators/compat.hpp); the named options "
       "override it and must be options the estimator has.")
@@ -462,15 +466,20 @@ void bind_estimator(nb::module_& m) {
              std::optional<std::string> singleton, std::optional<std::string> eps_at,
              std::optional<bool> centred, std::optional<bool> normalise,
              std::optional<double> f_norm, std::optional<double> history_mean,
-             std::optional<double> lambda_scale) {
+             std::optional<double> lambda_scale, std::optional<double> process_var,
+             std::optional<double> measurement_var, std::optional<double> initial_mean,
+             std::optional<double> initial_var) {
             new (self) any_estimator(name, std::move(compat),
                                      {eps, unbiased, std::move(singleton), std::move(eps_at),
-                                      centred, normalise, f_norm, history_mean, lambda_scale});
+                                      centred, normalise, f_norm, history_mean, lambda_scale,
+                                      process_var, measurement_var, initial_mean, initial_var});
           },
           "name"_a, nb::kw_only(), "compat"_a = nb::none(), "eps"_a = nb::none(),
           "unbiased"_a = nb::none(), "singleton"_a = nb::none(), "eps_at"_a = nb::none(),
           "centred"_a = nb::none(), "normalise"_a = nb::none(), "f_norm"_a = nb::none(),
-          "history_mean"_a = nb::none(), "lambda_scale"_a = nb::none())
+          "history_mean"_a = nb::none(), "lambda_scale"_a = nb::none(),
+          "process_var"_a = nb::none(), "measurement_var"_a = nb::none(),
+          "initial_mean"_a = nb::none(), "initial_var"_a = nb::none())
       .def_ro("name", &any_estimator::name)
       .def_prop_ro(
           "needs_batch_stats",

@@ -16,7 +16,7 @@ namespace hadw::python {
 
 using estimator_variant =
     std::variant<grpo, dr_grpo, grpo_batch_std, rloo, grpo_leave_one_out, reinforce_pp_baseline,
-                 opo, gpg, grpo_passk, ha_dw_authors>;
+                 opo, gpg, grpo_passk, ha_dw_authors, maxrl, dgpo, krpo>;
 
 /// Named options a caller may override on top of the name's defaults or the peer preset. Only
 /// the options the chosen estimator has may be given (hadw::error otherwise).
@@ -30,6 +30,10 @@ struct estimator_overrides {
   std::optional<double> f_norm;
   std::optional<double> history_mean;
   std::optional<double> lambda_scale;
+  std::optional<double> process_var;      ///< krpo
+  std::optional<double> measurement_var;  ///< krpo
+  std::optional<double> initial_mean;     ///< krpo
+  std::optional<double> initial_var;      ///< krpo
 };
 
 [[nodiscard]] inline singleton_rule parse_singleton(std::string_view s) {
@@ -93,10 +97,13 @@ struct estimator_overrides {
     if (name == "gpg") return gpg{};
     if (name == "grpo_passk") return grpo_passk{};
     if (name == "ha_dw_authors") return ha_dw_authors{};
+    if (name == "maxrl") return maxrl{};
+    if (name == "dgpo") return dgpo{};
+    if (name == "krpo") return krpo{};
     throw error(detail::concat(
         "estimator: one of 'grpo', 'dr_grpo', 'grpo_batch_std', 'rloo', 'grpo_leave_one_out', "
-        "'reinforce_pp_baseline', 'opo', 'gpg', 'grpo_passk', 'ha_dw_authors' required (compat "
-        "'verl' adds 'rloo_vectorized'), got '",
+        "'reinforce_pp_baseline', 'opo', 'gpg', 'grpo_passk', 'ha_dw_authors', 'maxrl', 'dgpo', "
+        "'krpo' required (compat 'verl' adds 'rloo_vectorized'), got '",
         name, "'"));
   }
   if (compat == "verl") {
@@ -134,6 +141,7 @@ struct estimator_overrides {
     if (name == "grpo") return compat::skyrl::grpo;
     if (name == "dr_grpo") return compat::skyrl::dr_grpo;
     if (name == "rloo") return compat::skyrl::rloo;
+    if (name == "maxrl") return compat::skyrl::maxrl;
   } else if (compat == "authors") {
     if (name == "ha_dw_authors") return compat::authors::ha_dw;
   } else {
@@ -182,6 +190,17 @@ inline void apply(estimator_variant& v, std::string_view name, const estimator_o
         else absent(o.history_mean.has_value(), "history_mean", name);
         if constexpr (requires { e.lambda_scale; }) detail_opts::set(e.lambda_scale, o.lambda_scale);
         else absent(o.lambda_scale.has_value(), "lambda_scale", name);
+        if constexpr (requires { e.process_var; }) {
+          detail_opts::set(e.process_var, o.process_var);
+          detail_opts::set(e.measurement_var, o.measurement_var);
+          detail_opts::set(e.initial_mean, o.initial_mean);
+          detail_opts::set(e.initial_var, o.initial_var);
+        } else {
+          absent(o.process_var.has_value(), "process_var", name);
+          absent(o.measurement_var.has_value(), "measurement_var", name);
+          absent(o.initial_mean.has_value(), "initial_mean", name);
+          absent(o.initial_var.has_value(), "initial_var", name);
+        }
         if (o.singleton) e.singleton = parse_singleton(*o.singleton);
         e.policies().validate();
       },

@@ -48,6 +48,11 @@ int main() {
   run("opo", hadw::opo{}, layout, r, lengths);
   run("gpg", hadw::gpg{}, layout, r, lengths);
   run("grpo_passk", hadw::grpo_passk{}, layout, r, lengths);
+  run("grpo_leave_one_out", hadw::grpo_leave_one_out{}, layout, r, lengths);
+  run("ha_dw_authors", hadw::ha_dw_authors{}, layout, r, lengths);
+  run("maxrl", hadw::maxrl{}, layout, r, lengths);
+  run("dgpo", hadw::dgpo{}, layout, r, lengths);
+  run("krpo", hadw::krpo{}, layout, r, lengths);
   run("verl_grpo", hadw::compat::verl::grpo, layout, r, lengths);
   run("trl_grpo", hadw::compat::trl::grpo, layout, r, lengths);
 

@@ -16,6 +16,10 @@ import numpy as np
 import hadw
 
 
+#: The estimators compat 'verl' has a preset for.
+_VERL_PRESETS = ("grpo", "dr_grpo", "rloo", "reinforce_pp_baseline", "opo", "gpg", "grpo_passk")
+
+
 def main() -> None:
     h = hashlib.sha256()
 
@@ -37,7 +41,7 @@ def main() -> None:
                 for name in hadw.ESTIMATORS:
                     add(hadw.estimate(name, r, group_size=size, lengths=lengths))
                     add(hadw.estimate(name, r, group_size=size, lengths=lengths, compat="verl")
-                        if name not in ("grpo_batch_std",) else r)
+                        if name in _VERL_PRESETS else r)
                 anchor = hadw.DifficultyAnchor()
                 adv, st = hadw.estimate_and_reweight("grpo", r, anchor, group_size=size)
                 add(adv)

@@ -28,6 +28,9 @@ auto estimators(hadw::singleton_rule rule) {
       with(hadw::opo{}),
       with(hadw::gpg{.f_norm = 2.0}),
       with(hadw::grpo_passk{}),
+      with(hadw::maxrl{}),
+      with(hadw::dgpo{}),
+      with(hadw::krpo{}),
       hadw::compat::verl::grpo};
 }
 

@@ -99,6 +99,9 @@ namespace skyrl {
 inline constexpr hadw::grpo grpo = verl::grpo;
 inline constexpr hadw::dr_grpo dr_grpo = verl::dr_grpo;
 inline constexpr hadw::rloo rloo{.singleton = singleton_rule::zero};
+/// skyrl/backends/skyrl_train/utils/ppo_utils.py compute_maxrl_advantage: eps 1e-6, a lone
+/// response keeps r - 0 (its guard-free mean <= 0 case differs only for negative rewards).
+inline constexpr hadw::maxrl maxrl{.eps = 1e-6, .singleton = singleton_rule::raw_reward};
 }  // namespace skyrl
 
 /// The authors' released HA-DW code (github yangfengkai/HA-DW, verl/trainer/ppo/core_algos.py,

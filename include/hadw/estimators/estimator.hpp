@@ -28,7 +28,11 @@ struct estimator {
       needs_batch_stats_v<Baseline> || needs_batch_stats_v<Scale>;
   static constexpr bool needs_extrema = needs_extrema_v<Baseline> || needs_extrema_v<Scale>;
   static constexpr bool needs_median = needs_median_v<Baseline> || needs_median_v<Scale>;
-  static constexpr bool scalar_only = scalar_only_v<Baseline> || scalar_only_v<Scale>;
+  static constexpr bool needs_abs_deviation =
+      needs_abs_deviation_v<Baseline> || needs_abs_deviation_v<Scale>;
+  static constexpr bool sequential = sequential_v<Baseline>;
+  static constexpr bool scalar_only =
+      scalar_only_v<Baseline> || scalar_only_v<Scale> || sequential;
 
   void validate() const {
     baseline.validate();
@@ -36,10 +40,12 @@ struct estimator {
   }
   /// The group's summary as each policy declared it (the kernels computed what either declared).
   [[nodiscard]] HADW_HOST_DEVICE static auto baseline_view(const group_stats& g) {
-    return summary_of<needs_extrema_v<Baseline>, needs_median_v<Baseline>>(g);
+    return summary_of<needs_extrema_v<Baseline>, needs_median_v<Baseline>,
+                      needs_abs_deviation_v<Baseline>>(g);
   }
   [[nodiscard]] HADW_HOST_DEVICE static auto scale_view(const group_stats& g) {
-    return summary_of<needs_extrema_v<Scale>, needs_median_v<Scale>>(g);
+    return summary_of<needs_extrema_v<Scale>, needs_median_v<Scale>,
+                      needs_abs_deviation_v<Scale>>(g);
   }
   /// The group's scale (group-invariant: the kernels evaluate it once per group).
   [[nodiscard]] HADW_HOST_DEVICE double group_scale(const group_stats& g,
@@ -50,10 +56,15 @@ struct estimator {
   ///
   /// Also 0 when the scale is 0 although the deviation is not: with eps = 0 that happens only
   /// when the squared deviations underflow double (rewards differing by less than ~1e-154), a
-  /// spread no verifier resolves; dividing would turn finite rewards into +-Inf.
+  /// spread no verifier resolves; dividing would turn finite rewards into +-Inf. (A scale may
+  /// also return 0 on purpose: MaxRL's mean_scale where the group mean is <= 0.)
+  ///
+  /// `where` is the response's position in its group, or for a sequential baseline the state
+  /// of its pass over the group after this response's reward (estimators/sequence.hpp).
+  template <class Where>
   HADW_HOST_DEVICE double advantage(const group_stats& g, const batch_stats& b, double r,
-                                    std::int64_t pos) const {
-    const double d = baseline.deviation(baseline_view(g), b, r, pos);
+                                    const Where& where) const {
+    const double d = baseline.deviation(baseline_view(g), b, r, where);
     if (d == 0.0) return 0.0;
     const double s = group_scale(g, b);
     return s > 0.0 ? d / s : 0.0;

@@ -5,6 +5,7 @@
 #include <hadw/estimators/estimator.hpp>
 #include <hadw/estimators/policies.hpp>
 #include <hadw/estimators/rules.hpp>
+#include <hadw/estimators/sequence.hpp>
 
 namespace hadw {
 
@@ -143,6 +144,50 @@ struct ha_dw_authors {
         singleton};
   }
 };
+
+/// MaxRL: (r - mean) / (mean + eps), 0 where the group mean is <= 0 (mean_scale). eps = 0 is
+/// prime-rl's max_rl (its default group singleton: keep, a lone response gets 0); SkyRL's
+/// `maxrl` is eps = 1e-6 with singleton_rule::raw_reward (a lone response keeps r), and has no
+/// mean <= 0 guard (it differs only for negative rewards).
+struct maxrl {
+  double eps = 0.0;
+  singleton_rule singleton = singleton_rule::reject;
+  [[nodiscard]] constexpr auto policies() const {
+    return estimator<mean_baseline, mean_scale>{{}, {.eps = eps}, singleton};
+  }
+};
+
+/// DGPO's advantage (MathForge, ICLR 2026): n (r - mean) / (sum |r - mean| + eps) (mad_scale).
+/// Its question weights (DQW) are a weighting, not part of the advantage.
+struct dgpo {
+  double eps = 1e-4;
+  singleton_rule singleton = singleton_rule::reject;
+  [[nodiscard]] constexpr auto policies() const {
+    return estimator<mean_baseline, mad_scale>{{}, {.eps = eps}, singleton};
+  }
+};
+
+/// KRPO: a Kalman filter over the group's rewards in order, A_i = (r_i - x_i) / (sqrt(P_i) + eps)
+/// (kalman_baseline; order-dependent, all-equal groups do not get 0).
+struct krpo {
+  double process_var = 1e-5;
+  double measurement_var = 1e-2;
+  double initial_mean = 0.0;
+  double initial_var = 1.0;
+  double eps = 1e-8;
+  singleton_rule singleton = singleton_rule::reject;
+  [[nodiscard]] constexpr auto policies() const {
+    return estimator<kalman_baseline, unit_scale>{{.process_var = process_var,
+                                                   .measurement_var = measurement_var,
+                                                   .initial_mean = initial_mean,
+                                                   .initial_var = initial_var,
+                                                   .eps = eps},
+                                                  {},
+                                                  singleton};
+  }
+};
+
+static_assert(estimator_like<maxrl> && estimator_like<dgpo> && estimator_like<krpo>);
 
 static_assert(estimator_like<grpo> && estimator_like<dr_grpo> && estimator_like<grpo_batch_std> &&
               estimator_like<rloo> && estimator_like<grpo_leave_one_out> &&

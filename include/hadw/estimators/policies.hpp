@@ -206,12 +206,50 @@ struct gpg_scale {
   }
 };
 
+/// MaxRL's scale (Tajwar et al., arXiv 2602.02710, Algorithm 1; prime-rl
+/// orchestrator/algo/advantage.py max_rl_advantage_fn, SkyRL ppo_utils.py
+/// compute_maxrl_advantage): s = the group mean (+ eps), so A = (r - mean) / (mean + eps).
+/// A group whose mean is <= 0 has no success to reweigh: s = 0, so its advantages are 0
+/// (prime-rl's guard; without it a negative mean flips every sign, as SkyRL's formula does).
+/// MaxRL is derived for non-negative (binary) rewards: there |A| <= n - 1. With rewards of both
+/// signs the mean can sit just above 0 and |A| is unbounded. A size-1 group under
+/// singleton_rule::raw_reward keeps its reward (s = 1: SkyRL's r - 0, undivided).
+struct mean_scale {
+  double eps = 0.0;  ///< prime-rl: 0; SkyRL: 1e-6
+  template <class G>
+  HADW_HOST_DEVICE auto scale(const G& g, const batch_stats&) const {
+    using V = typename G::value_type;
+    if (g.singleton_as_raw) return splat<V>(1.0);
+    return g.mean > 0.0 ? g.mean + eps : V{};
+  }
+  void validate() const { detail::check_eps(eps); }
+};
+
+/// DGPO's scale (MathForge, ICLR 2026, arXiv 2601.20614, DGAE; AMAP-ML/MathForge
+/// trl-0.20.0/trl/trainer/grpo_trainer.py, enable_dgpo): A = n (r - mean) / (sum |r - mean| + eps),
+/// the mean absolute deviation in place of the std, so s = (sum |r - mean| + eps) / n, n the
+/// group's valid responses. |A| <= n. A size-1 group under singleton_rule::raw_reward is divided
+/// by 1 + eps, as under group_std_scale (verl's std 1).
+struct mad_scale {
+  static constexpr bool needs_abs_deviation = true;
+  double eps = 1e-4;
+  template <class G>
+  HADW_HOST_DEVICE auto scale(const G& g, const batch_stats&) const {
+    using V = typename G::value_type;
+    if (g.singleton_as_raw) return splat<V>(1.0 + eps);
+    const double n = g.count > 0 ? static_cast<double>(g.count) : 1.0;
+    return (g.abs_dev + eps) / n;
+  }
+  void validate() const { detail::check_eps(eps); }
+};
+
 static_assert(baseline_policy<mean_baseline> && baseline_policy<leave_one_out_baseline> &&
               baseline_policy<length_weighted_baseline> &&
               baseline_policy<batch_centred_baseline> && baseline_policy<pass_k_baseline> &&
               baseline_policy<history_weighted_baseline> &&
               baseline_policy<leave_one_out_std_baseline>);
 static_assert(scale_policy<unit_scale> && scale_policy<group_std_scale> &&
-              scale_policy<batch_std_scale> && scale_policy<gpg_scale>);
+              scale_policy<batch_std_scale> && scale_policy<gpg_scale> &&
+              scale_policy<mean_scale> && scale_policy<mad_scale>);
 
 }  // namespace hadw

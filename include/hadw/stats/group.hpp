@@ -31,6 +31,7 @@ struct group_stats {
   double weight_sum = 0.0;      ///< sum of lengths (or count when no lengths)
   double weighted_mean = 0.0;   ///< sum(length * reward) / sum(length)
   double median = 0.0;          ///< of the valid rewards (computed for policies that need it)
+  double abs_dev = 0.0;  ///< sum of |r - mean| over the valid rewards (for policies that need it)
   bool singleton_as_raw = false;  ///< verl's size-1 rule is in force: mean 0, std 1
 
   [[nodiscard]] HADW_HOST_DEVICE bool degenerate() const {
@@ -59,6 +60,7 @@ struct group_stats {
     second_max = 0.0;
     median = 0.0;
     m2 = 0.0;
+    abs_dev = 0.0;
     singleton_as_raw = true;
   }
 };
@@ -170,9 +172,30 @@ struct group_accumulator {
   }
 };
 
+/// |d|, as a select, for a double or per lane of a pack: the scalar and the lockstep sums of
+/// absolute deviations use this one formula, so a lane's bits are the one-group walk's.
+template <class V>
+[[nodiscard]] HADW_HOST_DEVICE V absolute(V d) {
+  return d < 0.0 ? -d : d;
+}
+
+/// sum |r - mean| over the valid rewards of positions [begin, end), in group order: a pass of
+/// its own after the mean (the mean absolute deviation's numerator; DGPO's scale). 0 for an
+/// all-equal group without reading it (exact mean, every term +0).
+template <response_reader View>
+[[nodiscard]] HADW_HOST_DEVICE double group_abs_deviation(const View& in, std::int64_t begin,
+                                                          std::int64_t end, double mean) {
+  double s = 0.0;
+  for (std::int64_t j = begin; j < end; ++j) {
+    const std::int64_t i = in.index(j);
+    if (in.valid(i)) s += absolute(in.reward(i) - mean);
+  }
+  return s;
+}
+
 /// Statistics of group-order positions [begin, end) of `in`. Two passes over the group (and the
-/// median's counting passes when `Median`).
-template <bool Extrema = true, bool Median = false, response_reader View>
+/// median's counting passes when `Median`, a third for the absolute deviations when `AbsDev`).
+template <bool Extrema = true, bool Median = false, bool AbsDev = false, response_reader View>
 [[nodiscard]] HADW_HOST_DEVICE group_stats compute_group_stats(const View& in, std::int64_t begin,
                                                                std::int64_t end) {
   group_accumulator<Extrema> acc;
@@ -189,6 +212,7 @@ template <bool Extrema = true, bool Median = false, response_reader View>
       if (in.valid(i)) acc.add_square(in.reward(i));
     }
     g.m2 = acc.m2;
+    if constexpr (AbsDev) g.abs_dev = group_abs_deviation(in, begin, end, g.mean);
   }
   if constexpr (Median) g.median = group_median_of(in, begin, end, g.count);
   return g;

@@ -60,20 +60,27 @@ struct group_extrema {
 struct group_median {
   double median = 0.0;  ///< of the valid rewards; the mean of the two middle ones for an even count
 };
+/// The spread a policy reads with `static constexpr bool needs_abs_deviation = true` (DGPO's
+/// mean absolute deviation): one more pass over the group, in the lockstep too.
+template <class V>
+struct group_abs_deviation_sum {
+  V abs_dev{};  ///< sum of |r - mean| over the valid rewards (0 in an all-equal group)
+};
 template <int>
 struct no_statistic {};
 
-/// What a policy that declared Extrema / Median sees of a group.
-template <class V, bool Extrema = false, bool Median = false>
+/// What a policy that declared Extrema / Median / AbsDev sees of a group.
+template <class V, bool Extrema = false, bool Median = false, bool AbsDev = false>
 struct group_summary : group_moments<V>,
                        std::conditional_t<Extrema, group_extrema, no_statistic<0>>,
-                       std::conditional_t<Median, group_median, no_statistic<1>> {};
+                       std::conditional_t<Median, group_median, no_statistic<1>>,
+                       std::conditional_t<AbsDev, group_abs_deviation_sum<V>, no_statistic<2>> {};
 
 /// The summary a policy with these declarations sees of a group's computed statistics.
-template <bool Extrema, bool Median>
-[[nodiscard]] HADW_HOST_DEVICE group_summary<double, Extrema, Median> summary_of(
+template <bool Extrema, bool Median, bool AbsDev = false>
+[[nodiscard]] HADW_HOST_DEVICE group_summary<double, Extrema, Median, AbsDev> summary_of(
     const group_stats& g) {
-  group_summary<double, Extrema, Median> s;
+  group_summary<double, Extrema, Median, AbsDev> s;
   s.count = g.count;
   s.mean = g.mean;
   s.m2 = g.m2;
@@ -87,6 +94,7 @@ template <bool Extrema, bool Median>
     s.second_max = g.second_max;
   }
   if constexpr (Median) s.median = g.median;
+  if constexpr (AbsDev) s.abs_dev = g.abs_dev;
   return s;
 }
 
@@ -97,6 +105,14 @@ template <class P>
 inline constexpr bool needs_extrema_v = requires { requires P::needs_extrema; };
 template <class P>
 inline constexpr bool needs_median_v = requires { requires P::needs_median; };
+/// Whether a policy reads group_summary's abs_dev (`static constexpr bool needs_abs_deviation`).
+template <class P>
+inline constexpr bool needs_abs_deviation_v = requires { requires P::needs_abs_deviation; };
+/// Whether a baseline reads the group's valid rewards in order up to the response's own
+/// (`static constexpr bool sequential = true`, e.g. KRPO's Kalman filter): its deviation takes
+/// the filter state after that reward in place of the position (estimators/sequence.hpp).
+template <class P>
+inline constexpr bool sequential_v = requires { requires P::sequential; };
 /// Whether a policy runs one group at a time only (declared as
 /// `static constexpr bool scalar_only = true`): its member templates are then never instantiated
 /// for a SIMD pack. Without it, a policy must compile for group_summary<pack> as well.

@@ -82,12 +82,13 @@ struct group_advantage {
   bool hoisted = false;
   group_advantage(const Est& est, const group_stats& g, const batch_stats& b)
       : s(est.group_scale(g, b)), hoisted(s > 0.0 && s < INFINITY) {}
-  /// `bg`: the baseline's summary of g (Est::baseline_view), formed once per group.
-  template <class Summary>
+  /// `bg`: the baseline's summary of g (Est::baseline_view), formed once per group. `where`:
+  /// the position, or a sequential baseline's state (estimator<>::advantage).
+  template <class Summary, class Where>
   [[nodiscard]] double operator()(const Est& est, const group_stats& g, const Summary& bg,
-                                  const batch_stats& b, double r, std::int64_t pos) const {
-    return hoisted ? of_deviation(est.baseline.deviation(bg, b, r, pos))
-                   : est.advantage(g, b, r, pos);
+                                  const batch_stats& b, double r, const Where& where) const {
+    return hoisted ? of_deviation(est.baseline.deviation(bg, b, r, where))
+                   : est.advantage(g, b, r, where);
   }
   /// d == 0 ? 0 : d / s, of a double or per lane of a pack (GCC does not vectorise the scalar
   /// loop: -ftrapping-math keeps the division behind the d == 0 branch).
@@ -112,25 +113,23 @@ template <class Est>
   if constexpr (std::is_same_v<Est, no_estimator>) return false;
   else return Est::needs_median;
 }
+template <class Est>
+[[nodiscard]] constexpr bool step_needs_abs_deviation() {
+  if constexpr (std::is_same_v<Est, no_estimator>) return false;
+  else return Est::needs_abs_deviation;
+}
 
 /// What follows a stored advantage in the step: nothing (estimate(), the lockstep's fallback).
 struct no_next_stage {
   void operator()(std::int64_t, bool) const {}
 };
 
-/// The estimator stage of one group (its statistics `raw`): the advantages, written at their
-/// caller indices. Each is rounded to U, exactly as estimate() stores it. Then next(i, valid)
-/// for each response in group order, its validity read before its advantage was stored: in
-/// place (advantages = rewards) the store overwrites the reward that said whether it was valid
-/// (a NaN under nan_policy::unscorable).
-template <class Est, class Reader, class U, class Next = no_next_stage>
-void write_advantages(const Est& est, const batch_stats& batch, const Reader& in,
-                      const group_stats& raw, std::int64_t begin, std::int64_t end, U* adv,
-                      const Next& next = {}) {
-  const group_stats g = apply_singleton_rule(raw, est.singleton);
-  const bool zero_all = zeroed_by_rule(g, est.singleton);
-  const group_advantage<Est> advantage(est, g, batch);
-  const auto bg = Est::baseline_view(g);
+/// write_advantages for a baseline that reads only the response's position.
+template <class Est, class Reader, class U, class Summary, class Next>
+void write_positional(const Est& est, const batch_stats& batch, const Reader& in,
+                      const group_stats& g, bool zero_all, const group_advantage<Est>& advantage,
+                      const Summary& bg, std::int64_t begin, std::int64_t end, U* adv,
+                      const Next& next) {
   if constexpr (is_dense_view<Reader>) {
     if (advantage.hoisted && !zero_all) {  // branch-free; the division a pack at a time
       const auto deviation = [&](std::int64_t j) {
@@ -155,6 +154,35 @@ void write_advantages(const Est& est, const batch_stats& batch, const Reader& in
                  ? U(0)
                  : static_cast<U>(advantage(est, g, bg, batch, in.reward(i), j - begin));
     next(i, valid);
+  }
+}
+
+/// The estimator stage of one group (its statistics `raw`): the advantages, written at their
+/// caller indices. Each is rounded to U, exactly as estimate() stores it. Then next(i, valid)
+/// for each response in group order, its validity read before its advantage was stored: in
+/// place (advantages = rewards) the store overwrites the reward that said whether it was valid
+/// (a NaN under nan_policy::unscorable).
+template <class Est, class Reader, class U, class Next = no_next_stage>
+void write_advantages(const Est& est, const batch_stats& batch, const Reader& in,
+                      const group_stats& raw, std::int64_t begin, std::int64_t end, U* adv,
+                      const Next& next = {}) {
+  const group_stats g = apply_singleton_rule(raw, est.singleton);
+  const bool zero_all = zeroed_by_rule(g, est.singleton);
+  const group_advantage<Est> advantage(est, g, batch);
+  const auto bg = Est::baseline_view(g);
+  if constexpr (Est::sequential) {  // one pass in group order, the state carried along
+    auto state = est.baseline.start();
+    for (std::int64_t j = begin; j < end; ++j) {
+      const std::int64_t i = in.index(j);
+      const bool valid = in.valid(i);
+      if (valid) est.baseline.step(state, in.reward(i));
+      adv[i] = (zero_all || !valid)
+                   ? U(0)
+                   : static_cast<U>(advantage(est, g, bg, batch, in.reward(i), state));
+      next(i, valid);
+    }
+  } else {
+    write_positional(est, batch, in, g, zero_all, advantage, bg, begin, end, adv, next);
   }
 }
 
@@ -191,7 +219,8 @@ void step_group(const Est est, const batch_stats batch, const W w, const Reader 
   constexpr bool estimating = !std::is_same_v<Est, no_estimator>;
   constexpr bool weighting_on = !std::is_same_v<W, no_weighting>;
   const group_stats raw =
-      compute_group_stats<step_needs_extrema<Est>(), step_needs_median<Est>()>(in, begin, end);
+      compute_group_stats<step_needs_extrema<Est>(), step_needs_median<Est>(),
+                          step_needs_abs_deviation<Est>()>(in, begin, end);
   if constexpr (!weighting_on && !Rows::active) {
     if constexpr (estimating) write_advantages(est, batch, in, raw, begin, end, adv);
   } else {

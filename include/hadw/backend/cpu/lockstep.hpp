@@ -71,14 +71,16 @@ using lane_accumulator = group_accumulator<false, pack, false>;
 /// general formula (a scale that is 0 or not finite) or the baseline has no lane form.
 template <class U, class Est>
 [[nodiscard]] bool lane_advantages(const Est& est, const batch_stats& batch,
-                                   const lane_accumulator* acc, std::int64_t G,
-                                   lockstep_tile& tile) {
+                                   const lane_accumulator* acc, const pack* abs_dev,
+                                   std::int64_t G, lockstep_tile& tile) {
   if constexpr (!lanes_available<Est>) {
     return false;
   } else {
-    group_summary<pack> g[lane_packs];  // each pack's groups as the policies see them
+    // each pack's groups as the policies see them
+    group_summary<pack, false, false, Est::needs_abs_deviation> g[lane_packs];
     pack scale[lane_packs];
     for (int p = 0; p < lane_packs; ++p) {
+      if constexpr (Est::needs_abs_deviation) g[p].abs_dev = abs_dev[p];
       g[p].count = G;
       g[p].mean = g[p].weighted_mean = acc[p].mean;
       g[p].m2 = acc[p].m2;
@@ -120,10 +122,20 @@ void step_lanes(const Est est, const batch_stats batch, const W w, const dense_v
     for (int p = 0; p < lane_packs; ++p) acc[p].add_square(tile.at(j, p));
   group_stats raw[lanes];
   for (int p = 0; p < lane_packs; ++p) acc[p].split(raw + p * pack_width);
+  pack abs_dev[lane_packs] = {};  // group_abs_deviation per lane, in the same order
+  if constexpr (step_needs_abs_deviation<Est>()) {
+    for (std::int64_t j = 0; j < G; ++j)
+      for (int p = 0; p < lane_packs; ++p) abs_dev[p] += absolute(tile.at(j, p) - acc[p].mean);
+    for (int p = 0; p < lane_packs; ++p) {
+      double lane[pack_width];
+      store_pack(lane, abs_dev[p]);
+      for (int l = 0; l < pack_width; ++l) raw[p * pack_width + l].abs_dev = lane[l];
+    }
+  }
 
   U* const out = adv + k0 * G;
   if constexpr (estimating) {
-    if (!lane_advantages<U>(est, batch, acc, G, tile)) {
+    if (!lane_advantages<U>(est, batch, acc, abs_dev, G, tile)) {
       for (std::int64_t l = 0; l < lanes; ++l)
         write_advantages(est, batch, in, raw[l], (k0 + l) * G, (k0 + l + 1) * G, adv);
       if constexpr (!weighting_on) return;

@@ -186,7 +186,9 @@ __global__ void __launch_bounds__(max_block_threads)
       if (estimating && !reward_in_domain(r)) bad = true;
       if (weighting && !(r >= a.range.low && r <= a.range.high)) bad = true;
     }
-    const group_stats raw = compute_group_stats<true, needs_median_v<Est>>(s.view, s.lo, s.lo + s.n);
+    const group_stats raw =
+        compute_group_stats<true, Est::needs_median, Est::needs_abs_deviation>(s.view, s.lo,
+                                                                              s.lo + s.n);
     if (estimating && raw.count == 1 && a.est.singleton == singleton_rule::reject) bad = true;
     if (lane == 0) {
       if constexpr (batch)
@@ -269,7 +271,9 @@ __global__ void __launch_bounds__(max_block_threads, 3)
 
   apply_totals mine = apply_totals::empty();
   group_stats raw{};
-  if (active) raw = compute_group_stats<true, needs_median_v<Est>>(s.view, s.lo, s.lo + s.n);
+  if (active)
+    raw = compute_group_stats<true, Est::needs_median, Est::needs_abs_deviation>(s.view, s.lo,
+                                                                                s.lo + s.n);
   // A group too large to stage is read in place: with out == rewards (exact in place, allowed)
   // no lane may write before every lane of the warp has read the group.
   __syncwarp();
@@ -285,9 +289,16 @@ __global__ void __launch_bounds__(max_block_threads, 3)
       const std::int64_t i = a.layout.index(s.begin + idx);
       const bool valid = s.view.valid(vi);
       A out;
-      if constexpr (estimating)
-        out = (zero_all || !valid) ? A(0)
-                                   : static_cast<A>(a.est.advantage(g, b, s.view.reward(vi), idx));
+      if constexpr (estimating) {
+        if (zero_all || !valid) {
+          out = A(0);
+        } else if constexpr (Est::sequential) {  // this lane replays the group's walk to idx
+          const auto st = state_through(a.est.baseline, s.view, s.lo, s.lo + idx);
+          out = static_cast<A>(a.est.advantage(g, b, s.view.reward(vi), st));
+        } else {
+          out = static_cast<A>(a.est.advantage(g, b, s.view.reward(vi), idx));
+        }
+      }
       else
         out = a.advantages[i];
       if (weigh && valid) {  // reweight.hpp: a * phi(a, diff, lambda) in double, then rounded
