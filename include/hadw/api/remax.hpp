@@ -3,32 +3,19 @@
 // per response and, as verl computes it, per token.
 #pragma once
 
-#include <hadw/config.hpp>
+#include <hadw/api/tokens.hpp>
+#include <hadw/backend/tags.hpp>
 #include <hadw/detail/alias.hpp>
 #include <hadw/error.hpp>
 #include <hadw/layout.hpp>
+#include <hadw/tokens/remax.hpp>
 
-#include <cmath>
 #include <concepts>
 #include <cstdint>
 #include <span>
 #include <type_traits>
 
 namespace hadw {
-
-/// ReMax's one formula: the return G minus the prompt's greedy baseline b (per response: G = r).
-[[nodiscard]] HADW_HOST_DEVICE inline double remax_advantage(double ret, double baseline) {
-  return ret - baseline;
-}
-
-namespace detail {
-template <class T>
-void require_finite_values(std::span<const T> v, const char* name) {
-  for (std::size_t i = 0; i < v.size(); ++i)
-    require(std::isfinite(static_cast<double>(v[i])), name, "[", i, "] finite required, got ",
-            static_cast<double>(v[i]));
-}
-}  // namespace detail
 
 /// Per response: advantages[i] = rewards[i] - baselines[i], baselines one per response (verl's
 /// reward_baselines, shape (bs,)). Throws hadw::error before writing on sizes that disagree,
@@ -81,10 +68,13 @@ concept remax_mask_element =
 /// [N, L] row-major, L = `L`. With the outcome reward on the last valid token of a right-padded
 /// row this is r - b on every valid token and 0 after; per-token rewards (a KL penalty in the
 /// reward) give each token its reward-to-go. A masked token before a valid one keeps its return,
-/// as in verl. The scan accumulates in double, rounded once per element. Throws hadw::error before
-/// writing on shapes that disagree, L < 1, non-finite inputs, or overlapping buffers.
-template <std::floating_point T, remax_mask_element M, std::floating_point U>
-void remax_tokens(std::span<const T> token_rewards, std::span<const M> mask, std::int64_t L,
+/// as in verl. The row scan is tokens/remax.hpp's remax_row (double, rounded once per element),
+/// run by backend::traits<B>::token_scans (CPU: host spans; CUDA: device spans, one thread per
+/// row). Throws hadw::error before writing on shapes that disagree, L < 1, overlapping buffers,
+/// or non-finite inputs (token_rewards, baselines, a float mask; the CPU's messages on both).
+template <backend::backend_tag B, std::floating_point T, remax_mask_element M,
+          std::floating_point U>
+void remax_tokens(B be, std::span<const T> token_rewards, std::span<const M> mask, std::int64_t L,
                   std::span<const T> baselines, std::span<U> advantages, std::span<U> returns) {
   detail::require(L >= 1, "L >= 1 required, got ", L);
   const auto n = baselines.size(), ul = static_cast<std::size_t>(L);
@@ -104,20 +94,15 @@ void remax_tokens(std::span<const T> token_rewards, std::span<const M> mask, std
        {detail::bytes_of(token_rewards), detail::bytes_of(mask), detail::bytes_of(baselines)})
     detail::require(!detail::overlapping(out_r, in),
                     "returns must not overlap token_rewards, mask or baselines");
-  detail::require_finite_values(token_rewards, "token_rewards");
-  detail::require_finite_values(baselines, "baselines");
-  if constexpr (std::floating_point<M>) detail::require_finite_values(mask, "mask");
-  for (std::size_t i = 0; i < n; ++i) {
-    const double b = static_cast<double>(baselines[i]);
-    double running = 0.0;
-    for (std::size_t t = ul; t-- > 0;) {
-      const std::size_t e = i * ul + t;
-      const double m = static_cast<double>(mask[e]);
-      running += static_cast<double>(token_rewards[e]) * m;
-      returns[e] = static_cast<U>(running);
-      advantages[e] = static_cast<U>(remax_advantage(running, b * m));
-    }
-  }
+  backend::traits<B>::token_scans::remax_tokens(be, token_rewards, mask, L, baselines, advantages,
+                                                returns);
+}
+
+/// remax_tokens on the default backend (backend::cpu).
+template <std::floating_point T, remax_mask_element M, std::floating_point U>
+void remax_tokens(std::span<const T> token_rewards, std::span<const M> mask, std::int64_t L,
+                  std::span<const T> baselines, std::span<U> advantages, std::span<U> returns) {
+  remax_tokens(backend::cpu{}, token_rewards, mask, L, baselines, advantages, returns);
 }
 
 }  // namespace hadw

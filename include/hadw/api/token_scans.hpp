@@ -15,6 +15,7 @@
 #include <hadw/tokens/scan.hpp>
 
 #include <cmath>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
@@ -111,21 +112,23 @@ void reinforce_pp(std::span<const T> rewards, std::span<const M> mask, std::int6
 }
 
 /// verl's optimal token baseline (compute_optimal_token_baseline_advantage; tokens/otb.hpp):
-/// groups from `layout` (one response per row), old_log_probs and sum_pi_squared [B, L] from
-/// the rollout policy, is_weights [B, L] or empty (no IS correction). advantages = (G - B*) m,
-/// returns = G, the undiscounted reward-to-go. Host memory only (the CPU backend).
-template <class T, class M>
-requires token_mask_element<M>
-void optimal_token_baseline(const group_layout& layout, std::span<const T> rewards,
+/// groups from `layout` (one response per row; the backend's layout type: group_layout on the
+/// CPU, device_group_layout on CUDA), old_log_probs and sum_pi_squared [B, L] from the rollout
+/// policy, is_weights [B, L] or empty (no IS correction). advantages = (G - B*) m, returns = G,
+/// the undiscounted reward-to-go. Throws hadw::error (nothing written) on a bad size, eps,
+/// overlap or non-finite input.
+template <backend::backend_tag B, class Layout, class T, class M>
+requires token_mask_element<M> && std::same_as<Layout, typename backend::traits<B>::layout>
+void optimal_token_baseline(B be, const Layout& layout, std::span<const T> rewards,
                             std::span<const M> mask, std::span<const T> old_log_probs,
                             std::span<const T> sum_pi_squared, std::span<const T> is_weights,
                             std::int64_t L, std::span<T> advantages, std::span<T> returns,
                             const otb_options& o = {}) {
   detail::require_advantage_value<T>();
   const std::size_t n = rewards.size();
-  const std::int64_t B = detail::token_rows_of(n, L);
-  detail::require(layout.num_responses() == B, "layout.num_responses() == rows (",
-                  "rewards.size() / L) required, got ", layout.num_responses(), " vs ", B);
+  const std::int64_t rows = detail::token_rows_of(n, L);
+  detail::require(layout.num_responses() == rows, "layout.num_responses() == rows (",
+                  "rewards.size() / L) required, got ", layout.num_responses(), " vs ", rows);
   detail::require_size(mask.size(), n, "mask", "rewards.size()");
   detail::require_size(old_log_probs.size(), n, "old_log_probs", "rewards.size()");
   detail::require_size(sum_pi_squared.size(), n, "sum_pi_squared", "rewards.size()");
@@ -139,9 +142,21 @@ void optimal_token_baseline(const group_layout& layout, std::span<const T> rewar
       {std::as_bytes(rewards), std::as_bytes(mask), std::as_bytes(old_log_probs),
        std::as_bytes(sum_pi_squared), std::as_bytes(is_weights)},
       {"rewards", "mask", "old_log_probs", "sum_pi_squared", "is_weights"});
-  backend::traits<backend::cpu>::token_scans::optimal_token_baseline(
-      backend::cpu{}, layout, rewards, mask, old_log_probs, sum_pi_squared, is_weights, L,
-      advantages, returns, o);
+  backend::traits<B>::token_scans::optimal_token_baseline(be, layout, rewards, mask, old_log_probs,
+                                                          sum_pi_squared, is_weights, L, advantages,
+                                                          returns, o);
+}
+
+/// optimal_token_baseline on the default backend (backend::cpu).
+template <class T, class M>
+requires token_mask_element<M>
+void optimal_token_baseline(const group_layout& layout, std::span<const T> rewards,
+                            std::span<const M> mask, std::span<const T> old_log_probs,
+                            std::span<const T> sum_pi_squared, std::span<const T> is_weights,
+                            std::int64_t L, std::span<T> advantages, std::span<T> returns,
+                            const otb_options& o = {}) {
+  optimal_token_baseline(backend::cpu{}, layout, rewards, mask, old_log_probs, sum_pi_squared,
+                         is_weights, L, advantages, returns, o);
 }
 
 }  // namespace hadw

@@ -37,6 +37,7 @@
 #include <hadw/api/fused.hpp>
 #include <hadw/api/reweight.hpp>
 #include <hadw/api/tokens.hpp>
+#include <hadw/api/remax.hpp>
 #include <hadw/api/token_scans.hpp>
 
 #include <cuda_runtime.h>
@@ -178,7 +179,7 @@ struct traits<cuda> {
   template <class T>
   using grouped = device_grouped_span<T>;
   using entry = detail::cuda::entry;
-  using token_scans = detail::cuda::token_scan_entry;  ///< gae, reinforce_pp (device spans)
+  using token_scans = detail::cuda::token_scan_entry;  ///< the token-level estimators
 };
 static_assert(backend_tag<cuda>);
 }  // namespace backend

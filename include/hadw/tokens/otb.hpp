@@ -12,6 +12,7 @@
 #pragma once
 
 #include <hadw/config.hpp>
+#include <hadw/tokens/scan.hpp>
 
 #include <cmath>
 #include <cstdint>
@@ -35,31 +36,60 @@ namespace hadw::detail {
   return (1.0 - 2.0 * std::exp(old_log_prob) + sum_pi_squared) * (is_weight * is_weight);
 }
 
+/// G_t over one row: the undiscounted reward-to-go of the masked rewards, accumulated in double
+/// and rounded once per element (masked tokens carry the running sum).
+template <class T, class M, class U>
+HADW_HOST_DEVICE void otb_return_row(const T* rewards, const M* mask, std::int64_t L, U* returns) {
+  double running = 0.0;
+  for (std::int64_t t = L - 1; t >= 0; --t) {
+    if (token_valid(mask, t)) running += static_cast<double>(rewards[t]);
+    returns[t] = static_cast<U>(running);
+  }
+}
+
+/// B_t from a group's column sums num = sum_i G W m, den = sum_i W m; verl leaves a lone
+/// response's baseline at 0.
+[[nodiscard]] HADW_HOST_DEVICE inline double otb_baseline(double num, double den, std::int64_t n,
+                                                          double eps) {
+  return n == 1 ? 0.0 : num / (den + eps);
+}
+
 /// The member of a group whose baseline handle_zero_tail zeroes, and from which column:
 /// the unique longest response, from the second-longest length on (member -1: none).
 struct otb_zero_tail {
   std::int64_t member = -1;
   std::int64_t from = 0;
-};
-template <class LengthOf>
-[[nodiscard]] otb_zero_tail find_zero_tail(std::int64_t n, LengthOf&& length_of) {
-  std::int64_t first = -1, second = -1, arg = -1, ties = 0;
-  for (std::int64_t m = 0; m < n; ++m) {
-    const std::int64_t len = length_of(m);
-    if (len > first) {
-      second = first;
-      first = len;
-      arg = m;
-      ties = 1;
-    } else if (len == first) {
-      ++ties;
-      second = len;
-    } else if (len > second) {
-      second = len;
-    }
+
+  [[nodiscard]] HADW_HOST_DEVICE bool zeroes(std::int64_t m, std::int64_t t) const {
+    return m == member && t >= from;
   }
-  if (n < 2 || ties != 1 || first <= second) return {};
-  return {arg, second};
-}
+};
+
+/// Finds the zero tail from the members' lengths, fed in member order (no callback, so the CPU
+/// loop and the CUDA kernel both drive it).
+class otb_zero_tail_finder {
+ public:
+  HADW_HOST_DEVICE void add(std::int64_t len) {
+    if (len > first_) {
+      second_ = first_;
+      first_ = len;
+      arg_ = n_;
+      ties_ = 1;
+    } else if (len == first_) {
+      ++ties_;
+      second_ = len;
+    } else if (len > second_) {
+      second_ = len;
+    }
+    ++n_;
+  }
+  [[nodiscard]] HADW_HOST_DEVICE otb_zero_tail result() const {
+    if (n_ < 2 || ties_ != 1 || first_ <= second_) return {};
+    return {arg_, second_};
+  }
+
+ private:
+  std::int64_t first_ = -1, second_ = -1, arg_ = -1, ties_ = 0, n_ = 0;
+};
 
 }  // namespace hadw::detail

@@ -255,7 +255,7 @@ struct traits<cpu> {
   template <class T>
   using grouped = grouped_span<T>;
   using entry = detail::cpu::entry;
-  using token_scans = detail::cpu::token_scan_entry;  ///< gae, reinforce_pp, optimal_token_baseline
+  using token_scans = detail::cpu::token_scan_entry;  ///< api/token_scans.hpp, remax_tokens
 };
 }  // namespace backend
 

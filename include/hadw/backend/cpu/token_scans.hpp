@@ -1,18 +1,21 @@
-// The CPU backend's token-level estimators (GAE, REINFORCE++, the optimal token baseline): what
-// hadw::gae / reinforce_pp / optimal_token_baseline run under backend::cpu once the shapes are
-// checked. A read-only checking pass first (nothing is written on error), then the per-row
-// scans of tokens/scan.hpp and the two-pass whitening of tokens/whiten.hpp. Rows are independent:
-// OpenMP runs them in fixed blocks (HADW_ENABLE_OPENMP), so any thread count gives the same bits.
+// The CPU backend's token-level estimators (GAE, REINFORCE++, ReMax, the optimal token
+// baseline): what hadw::gae / reinforce_pp / remax_tokens / optimal_token_baseline run under
+// backend::cpu once the shapes are checked. A read-only checking pass first (nothing is written
+// on error), then the per-row scans of tokens/scan.hpp (remax.hpp, otb.hpp) and the two-pass
+// whitening of tokens/whiten.hpp. Rows are independent: OpenMP runs them in fixed blocks
+// (HADW_ENABLE_OPENMP), so any thread count gives the same bits.
 #pragma once
 
 #include <hadw/backend/cpu/readers.hpp>
 #include <hadw/backend/tags.hpp>
 #include <hadw/layout.hpp>
 #include <hadw/tokens/otb.hpp>
+#include <hadw/tokens/remax.hpp>
 #include <hadw/tokens/scan.hpp>
 #include <hadw/tokens/whiten.hpp>
 
 #include <algorithm>
+#include <concepts>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -80,6 +83,22 @@ struct token_scan_entry {
     whiten_rows(m, B, L, a, total, true, parallel);
   }
 
+  /// One thread (the scan is memory-bound and short): the finite checks in the order
+  /// token_rewards, baselines, mask (float masks only), then remax_row per row.
+  template <class T, class M, class U>
+  static void remax_tokens(backend::cpu, std::span<const T> token_rewards, std::span<const M> mask,
+                           std::int64_t L, std::span<const T> baselines, std::span<U> advantages,
+                           std::span<U> returns) {
+    require_finite_values(token_rewards, "token_rewards");
+    require_finite_values(baselines, "baselines");
+    if constexpr (std::floating_point<M>) require_finite_values(mask, "mask");
+    const auto B = static_cast<std::int64_t>(baselines.size());
+    for (std::int64_t i = 0; i < B; ++i)
+      remax_row(token_rewards.data() + i * L, mask.data() + i * L, L,
+                static_cast<double>(baselines[static_cast<std::size_t>(i)]),
+                advantages.data() + i * L, returns.data() + i * L);
+  }
+
   /// One thread: the groups' columns are short sums over a handful of responses; a scratch of
   /// one double per response of the largest group is the call's only allocation.
   template <class T, class M>
@@ -105,13 +124,7 @@ struct token_scan_entry {
     require_token_rows(check, {"rewards", "old_log_probs", "sum_pi_squared", "is_weights"}, 0);
 
     T *a = advantages.data(), *g = returns.data();
-    for (std::int64_t i = 0; i < B; ++i) {  // G_t: reward-to-go of the masked rewards
-      double running = 0.0;
-      for (std::int64_t t = L - 1; t >= 0; --t) {
-        if (token_valid(m + i * L, t)) running += static_cast<double>(r[i * L + t]);
-        g[i * L + t] = static_cast<T>(running);
-      }
-    }
+    for (std::int64_t i = 0; i < B; ++i) otb_return_row(r + i * L, m + i * L, L, g + i * L);
     std::int64_t largest = 0;
     for (std::int64_t k = 0; k < layout.num_groups(); ++k)
       largest = std::max(largest, layout.size(k));
@@ -120,12 +133,15 @@ struct token_scan_entry {
       const std::int64_t j0 = layout.begin(k), n = layout.size(k);
       const auto row = [&](std::int64_t member) { return layout.index(j0 + member); };
       otb_zero_tail tail{};
-      if (o.handle_zero_tail)
-        tail = find_zero_tail(n, [&](std::int64_t member) {
+      if (o.handle_zero_tail) {
+        otb_zero_tail_finder finder;
+        for (std::int64_t member = 0; member < n; ++member) {
           std::int64_t len = 0;
           for (std::int64_t t = 0; t < L; ++t) len += token_valid(m + row(member) * L, t);
-          return len;
-        });
+          finder.add(len);
+        }
+        tail = finder.result();
+      }
       std::fill(W.begin(), W.end(), 0.0);
       for (std::int64_t t = 0; t < L; ++t) {
         double num = 0.0, den = 0.0;
@@ -137,11 +153,10 @@ struct token_scan_entry {
           num += static_cast<double>(g[e]) * W[member];
           den += W[member];
         }
-        // verl leaves a lone response's baseline at 0.
-        const double b = n == 1 ? 0.0 : num / (den + o.eps);
+        const double b = otb_baseline(num, den, n, o.eps);
         for (std::int64_t member = 0; member < n; ++member) {
           const std::int64_t e = row(member) * L + t;
-          const double base = member == tail.member && t >= tail.from ? 0.0 : b;
+          const double base = tail.zeroes(member, t) ? 0.0 : b;
           a[e] = token_valid(m, e) ? static_cast<T>(static_cast<double>(g[e]) - base) : T{};
         }
       }
