@@ -230,14 +230,9 @@ class prompt_tracker {
                             o.rho_per_group[k] <= 1.0,
                         "rho_per_group[", k, "] in [0, 1] required, got ", o.rho_per_group[k]);
     }
-    reweight_options ro;
-    ro.range = o.range;
-    ro.mask = o.mask;
-    ro.nan = o.nan;
-    ro.validate();
     // reweight's scan: NaN, the range, an empty batch; nothing changed yet.
-    (void)detail::scan_rewards(layout, rewards.values, ro);
-    const auto view = detail::reweight_view(layout, rewards.values, ro);
+    const auto view =
+        detail::checked_reward_view(layout, rewards.values, detail::reward_checks_of(o));
     for (std::size_t k = 0; k < groups; ++k) {
       double s = 0.0, f = 0.0;
       std::int64_t n = 0;

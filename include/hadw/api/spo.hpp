@@ -48,13 +48,8 @@ void spo_estimate(const prompt_tracker& tracker, std::span<const std::uint64_t> 
   detail::require(std::isfinite(options.eps) && options.eps > 0.0,
                   "spo_options.eps > 0 (finite) required, got ", options.eps);
   detail::require_in_place_or_disjoint(out, "out", rewards.values, "rewards");
-  reweight_options ro;
-  ro.range = options.range;
-  ro.mask = options.mask;
-  ro.nan = options.nan;
-  ro.validate();
-  (void)detail::scan_rewards(layout, rewards.values, ro);
-  const auto view = detail::reweight_view(layout, rewards.values, ro);
+  const auto view =
+      detail::checked_reward_view(layout, rewards.values, detail::reward_checks_of(options));
 
   double sum = 0.0;
   std::int64_t count = 0;

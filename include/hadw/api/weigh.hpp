@@ -28,11 +28,7 @@ struct weigh_options {
 
   /// The reweight_options whose checks weigh shares (lambda_scale etc. at their defaults).
   [[nodiscard]] reweight_options as_reweight_options() const {
-    reweight_options o;
-    o.range = range;
-    o.mask = mask;
-    o.nan = nan;
-    return o;
+    return detail::reward_checks_of(*this);
   }
 };
 

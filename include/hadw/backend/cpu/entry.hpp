@@ -84,6 +84,30 @@ template <class R>
                       layout, opt, empty_ok);
 }
 
+/// reweight's reward conventions (range, mask, NaN policy) of the entry points that share its
+/// reward checks without its weighting (weigh, spo_estimate, prompt_tracker::update); lambda_scale
+/// and the rest stay at their defaults.
+template <class Options>
+[[nodiscard]] reweight_options reward_checks_of(const Options& o) {
+  reweight_options r;
+  r.range = o.range;
+  r.mask = o.mask;
+  r.nan = o.nan;
+  return r;
+}
+
+/// For an entry point that reads rewards but no advantages: validates `opt`, runs reweight's
+/// reward scan (NaN, the range, an empty batch; throws, touching nothing) and returns the view of
+/// the rewards the kernels read.
+template <class R>
+[[nodiscard]] response_view<std::remove_cv_t<R>> checked_reward_view(const group_layout& layout,
+                                                                      std::span<R> rewards,
+                                                                      const reweight_options& opt) {
+  opt.validate();
+  (void)scan_rewards(layout, rewards, opt);
+  return reweight_view(layout, rewards, opt);
+}
+
 /// Validates everything reweight reads before it writes anything (strong exception guarantee);
 /// the shapes were checked by the entry point. The advantage of an invalid response (masked, or
 /// unscorable) is neither read nor written, so it may hold anything, NaN included.
