@@ -26,6 +26,7 @@ import numpy as np
 
 from . import _native
 from ._arrays import array as _array
+from ._arrays import call as _call
 from ._arrays import empty_like as _empty_like
 from ._arrays import group_layout
 from ._arrays import integer as _integer
@@ -33,8 +34,6 @@ from ._arrays import kernel as _kernel
 from ._arrays import layout_of as _layout
 from ._arrays import length as _length
 from ._arrays import output as _output
-from ._arrays import refused as _refused
-from ._arrays import written as _written
 
 from .multi_reward import gdpo, remax, remax_tokens
 
@@ -265,14 +264,10 @@ class Step:
         n = _length(rewards, "rewards")
         lay = _layout(n, layout, group_size, index, offsets)
         out = _empty_like(rewards, (n,)) if out is None else _output(out, "out")
-        try:
-            stats = self._step.run(lay, _kernel(rewards), _kernel(out), anchor,
-                                   _kernel(_array(mask, "mask")),
-                                   _kernel(_array(lengths, "lengths")))
-        except TypeError as exc:
-            raise _refused(exc, (("rewards", rewards), ("mask", mask), ("lengths", lengths)),
-                           (("out", out),)) from None
-        _written(out)
+        stats = _call(self._step.run,
+                      (("rewards", rewards), ("mask", mask), ("lengths", lengths)),
+                      (("out", out),), lay, _kernel(rewards), _kernel(out), anchor,
+                      _kernel(_array(mask, "mask")), _kernel(_array(lengths, "lengths")))
         return out, stats
 
     def tokens(
@@ -308,17 +303,13 @@ class Step:
                                 ("token_mask", "token_lengths", "token_out"))
         adv = _empty_like(rewards, (n,)) if advantages is None else _output(advantages,
                                                                             "advantages")
-        try:
-            stats = self._step.run(lay, _kernel(rewards), _kernel(adv), anchor,
-                                   _kernel(_array(mask, "mask")),
-                                   _kernel(_array(lengths, "lengths")), _kernel(token_out),
-                                   _kernel(token_mask), _kernel(token_lengths))
-        except TypeError as exc:
-            raise _refused(exc, (("rewards", rewards), ("mask", mask), ("lengths", lengths),
-                                 ("token_mask", token_mask), ("token_lengths", token_lengths)),
-                           (("advantages", adv), ("token_out", token_out))) from None
-        _written(adv)
-        _written(token_out)
+        stats = _call(self._step.run,
+                      (("rewards", rewards), ("mask", mask), ("lengths", lengths),
+                       ("token_mask", token_mask), ("token_lengths", token_lengths)),
+                      (("advantages", adv), ("token_out", token_out)),
+                      lay, _kernel(rewards), _kernel(adv), anchor, _kernel(_array(mask, "mask")),
+                      _kernel(_array(lengths, "lengths")), _kernel(token_out),
+                      _kernel(token_mask), _kernel(token_lengths))
         return token_out, stats
 
 
@@ -383,13 +374,9 @@ def estimate(
     n = _length(rewards, "rewards")
     lay = _layout(n, layout, group_size, index, offsets)
     out = _empty_like(rewards, (n,)) if out is None else _output(out, "out")
-    try:
-        _core.estimate_into(est, lay, _kernel(rewards), _kernel(out),
-                            _kernel(_array(mask, "mask")), _kernel(_array(lengths, "lengths")), nan)
-    except TypeError as exc:
-        raise _refused(exc, (("rewards", rewards), ("mask", mask), ("lengths", lengths)),
-                       (("out", out),)) from None
-    _written(out)
+    _call(_core.estimate_into, (("rewards", rewards), ("mask", mask), ("lengths", lengths)),
+          (("out", out),), est, lay, _kernel(rewards), _kernel(out),
+          _kernel(_array(mask, "mask")), _kernel(_array(lengths, "lengths")), nan)
     return out
 
 
@@ -428,17 +415,12 @@ def reweight(
     n = _length(rewards, "rewards")
     lay = _layout(n, layout, group_size, index, offsets)
     low, high = reward_range
-    try:
-        stats = _core.reweight_into(_kernel(advantages), _kernel(rewards), anchor, lay,
-                                    _kernel(_array(mask, "mask")), float(lambda_scale),
-                                    _flag(update_anchor, "update_anchor"), timing, float(low),
-                                    float(high), observation, float(success_threshold),
-                                    _integer(warmup_steps, "warmup_steps"), nan)
-    except TypeError as exc:
-        raise _refused(exc, (("rewards", rewards), ("mask", mask)),
-                       (("advantages", advantages),)) from None
-    _written(advantages)
-    return stats
+    return _call(_core.reweight_into, (("rewards", rewards), ("mask", mask)),
+                 (("advantages", advantages),), _kernel(advantages), _kernel(rewards), anchor,
+                 lay, _kernel(_array(mask, "mask")), float(lambda_scale),
+                 _flag(update_anchor, "update_anchor"), timing, float(low), float(high),
+                 observation, float(success_threshold), _integer(warmup_steps, "warmup_steps"),
+                 nan)
 
 
 def estimate_and_reweight(
@@ -513,12 +495,8 @@ def broadcast_to_tokens(
     mask = _array(mask, "mask")
     lengths = _array(lengths, "lengths")
     out = _token_rows(advantages, n, mask, lengths, L, out, ("mask", "lengths", "out"))
-    try:
-        _core.broadcast_into(_kernel(advantages), _kernel(out), _kernel(mask), _kernel(lengths))
-    except TypeError as exc:
-        raise _refused(exc, (("advantages", advantages), ("mask", mask), ("lengths", lengths)),
-                       (("out", out),)) from None
-    _written(out)
+    _call(_core.broadcast_into, (("advantages", advantages), ("mask", mask), ("lengths", lengths)),
+          (("out", out),), _kernel(advantages), _kernel(out), _kernel(mask), _kernel(lengths))
     return out
 
 

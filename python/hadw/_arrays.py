@@ -100,6 +100,19 @@ def output(x: Any, name: str) -> Any:
 _increment_version = None  # torch.autograd.graph.increment_version, looked up once
 
 
+def call(fn: Any, inputs: Sequence, outputs: Sequence, *args: Any) -> Any:
+    """fn(*args), a kernel that writes the `outputs` arrays: nanobind's TypeError for an array it
+    cannot view becomes the error naming the argument (refused), and each output is marked
+    written. inputs/outputs: (name, the caller's value) pairs. Returns what fn returns."""
+    try:
+        result = fn(*args)
+    except TypeError as exc:
+        raise refused(exc, inputs, outputs) from None
+    for _, x in outputs:
+        written(x)
+    return result
+
+
 def written(x: Any) -> None:
     """After a kernel wrote `x`: a torch tensor's version counter moves on, as after torch's own
     in-place ops, so autograd refuses a backward pass through values it saved before."""

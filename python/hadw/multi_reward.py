@@ -9,13 +9,12 @@ from typing import Any, Optional, Sequence, Tuple
 import numpy as np
 
 from ._arrays import array as _array
+from ._arrays import call as _call
 from ._arrays import empty_like as _empty_like
 from ._arrays import host as _host
 from ._arrays import kernel as _kernel
 from ._arrays import layout_of as _layout
 from ._arrays import output as _output
-from ._arrays import refused as _refused
-from ._arrays import written as _written
 from ._native import core as _core
 
 __all__ = ["gdpo", "remax", "remax_tokens"]
@@ -66,13 +65,9 @@ def gdpo(
     w = _weights(weights, k)
     lay = _layout(n, layout, group_size, index, offsets)
     out = _empty_like(rewards, (n,)) if out is None else _output(out, "out")
-    try:
-        _core.gdpo_into(compat or "", bool(normalise), lay, _kernel(rewards), w, _kernel(out),
-                        _kernel(_array(mask, "mask")), _kernel(_array(lengths, "lengths")), nan)
-    except TypeError as exc:
-        raise _refused(exc, (("rewards", rewards), ("mask", mask), ("lengths", lengths)),
-                       (("out", out),)) from None
-    _written(out)
+    _call(_core.gdpo_into, (("rewards", rewards), ("mask", mask), ("lengths", lengths)),
+          (("out", out),), compat or "", bool(normalise), lay, _kernel(rewards), w, _kernel(out),
+          _kernel(_array(mask, "mask")), _kernel(_array(lengths, "lengths")), nan)
     return out
 
 
@@ -87,12 +82,8 @@ def remax(rewards: Any, baselines: Any, *, group_size: Optional[int] = None, ind
     grouped = any(v is not None for v in (group_size, index, offsets, layout))
     lay = _layout(n, layout, group_size, index, offsets) if grouped else None
     out = _empty_like(rewards, tuple(rewards.shape)) if out is None else _output(out, "out")
-    try:
-        _core.remax_into(_kernel(rewards), _kernel(baselines), _kernel(out), lay)
-    except TypeError as exc:
-        raise _refused(exc, (("rewards", rewards), ("baselines", baselines)),
-                       (("out", out),)) from None
-    _written(out)
+    _call(_core.remax_into, (("rewards", rewards), ("baselines", baselines)), (("out", out),),
+          _kernel(rewards), _kernel(baselines), _kernel(out), lay)
     return out
 
 
@@ -108,13 +99,8 @@ def remax_tokens(token_level_rewards: Any, response_mask: Any, reward_baselines:
     shape = tuple(tlr.shape)
     advantages = _empty_like(tlr, shape) if advantages is None else _output(advantages, "advantages")
     returns = _empty_like(tlr, shape) if returns is None else _output(returns, "returns")
-    try:
-        _core.remax_tokens_into(_kernel(tlr), _kernel(mask), _kernel(base), _kernel(advantages),
-                                _kernel(returns))
-    except TypeError as exc:
-        raise _refused(exc, (("token_level_rewards", tlr), ("response_mask", mask),
-                             ("reward_baselines", base)),
-                       (("advantages", advantages), ("returns", returns))) from None
-    _written(advantages)
-    _written(returns)
+    _call(_core.remax_tokens_into,
+          (("token_level_rewards", tlr), ("response_mask", mask), ("reward_baselines", base)),
+          (("advantages", advantages), ("returns", returns)),
+          _kernel(tlr), _kernel(mask), _kernel(base), _kernel(advantages), _kernel(returns))
     return advantages, returns

@@ -12,12 +12,11 @@ from typing import Any, Optional, Tuple
 
 from . import _native
 from ._arrays import array as _array
+from ._arrays import call as _call
 from ._arrays import empty_like as _empty_like
 from ._arrays import kernel as _kernel
 from ._arrays import layout_of as _layout
 from ._arrays import output as _output
-from ._arrays import refused as _refused
-from ._arrays import written as _written
 
 __all__ = ["gae", "optimal_token_baseline", "reinforce_pp"]
 
@@ -31,15 +30,6 @@ def _outputs(rewards: Any, out: Any) -> Tuple[Any, Any]:
     if not isinstance(out, (tuple, list)) or len(out) != 2:
         raise TypeError("out: a pair (advantages, returns) of [B, L] arrays required")
     return _output(out[0], "advantages"), _output(out[1], "returns")
-
-
-def _call(fn: Any, inputs: Tuple, outputs: Tuple, *args: Any) -> None:
-    try:
-        fn(*args)
-    except TypeError as exc:
-        raise _refused(exc, inputs, outputs) from None
-    for _, x in outputs:
-        _written(x)
 
 
 def gae(rewards: Any, values: Any, mask: Any, gamma: float = 1.0, lam: float = 1.0, *,

@@ -19,12 +19,12 @@ from typing import Any, Optional, Tuple
 import numpy as np
 
 from ._arrays import array as _array
+from ._arrays import call as _call
 from ._arrays import empty_like as _empty_like
 from ._arrays import kernel as _kernel
 from ._arrays import layout_of as _layout
 from ._arrays import length as _length
 from ._arrays import output as _output
-from ._arrays import refused as _refused
 from ._arrays import written as _written
 from ._arrays import uniform as _uniform
 from ._native import core as _core
@@ -113,17 +113,12 @@ def weigh(
     else:
         target = _output(advantages, "advantages")
     low_r, high_r = reward_range
-    try:
-        stats = _core.weigh_into(
-            _kernel(target), _kernel(rewards), lay, method, float(gamma), float(low), float(high),
-            float(x0), float(k), float(temperature), _f64(difficulty, "difficulty"),
-            bool(renormalise), _i64(lengths), float(alpha), _f64(priors, "priors"),
-            float(lambda_scale), _kernel(_array(mask, "mask")), float(low_r), float(high_r), nan)
-    except TypeError as exc:
-        raise _refused(exc, (("rewards", rewards), ("mask", mask)),
-                       (("advantages", target),)) from None
-    _written(target)
-    return stats
+    return _call(
+        _core.weigh_into, (("rewards", rewards), ("mask", mask)), (("advantages", target),),
+        _kernel(target), _kernel(rewards), lay, method, float(gamma), float(low), float(high),
+        float(x0), float(k), float(temperature), _f64(difficulty, "difficulty"),
+        bool(renormalise), _i64(lengths), float(alpha), _f64(priors, "priors"),
+        float(lambda_scale), _kernel(_array(mask, "mask")), float(low_r), float(high_r), nan)
 
 
 def _tracker_layout(n: int, ids: np.ndarray, layout, group_size, offsets):
