@@ -21,6 +21,8 @@ pip=("$py" -m pip install --quiet --disable-pip-version-check --no-compile)
 # so `pip install --no-deps torch` cannot be imported (libcufile.so.0 missing); its declared
 # dependencies are needed even without a GPU (about 3 GB to download, about 1 minute here).
 "${pip[@]}" "torch==2.15.0" numpy pytest
+# matplotlib: the learning benchmark's plots (bench/learning, its --smoke run in 20-python.sh).
+"${pip[@]}" matplotlib
 
 # The peers, at the versions the cross-checks were written against. Their own dependency lists
 # pull in a whole training stack (ray[default], vllm-facing extras, wandb, ...): install them

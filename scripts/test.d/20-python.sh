@@ -34,3 +34,8 @@ echo "examples/python: trl_grpo, verl_grpo, distributed ran"
 # The Python benchmark's smoke run (small sizes, two repetitions): it must keep running; its
 # figures here mean nothing (docs/performance.md has the measured ones).
 "$py" bench/python/bench_python.py --quick
+
+# The learning benchmark's smoke run (every arm, one seed, a few steps, plots and table): it must
+# keep running end to end; docs/experiments.md has the full run's results.
+"$py" bench/learning/run.py --smoke --out build-python/learning-smoke > /dev/null
+echo "bench/learning: smoke run wrote $(ls build-python/learning-smoke/*.png | wc -l) plots"

@@ -1,0 +1,184 @@
+"""Plots and the summary table of a learning-benchmark output directory (run.py calls it; run it
+alone to redraw): `python bench/learning/report.py build/learning`."""
+from __future__ import annotations
+
+import csv
+import os
+import sys
+from collections import defaultdict
+
+import numpy as np
+
+import hadw
+
+# Two-sided 95% Student-t quantiles, df = 1 .. 30 (beyond: the normal's 1.96 is within 4%).
+T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
+        2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060,
+        2.056, 2.052, 2.048, 2.045, 2.042]
+
+HIGHLIGHT = ["grpo", "hadw_kalman_l1.5", "lr_match_l1.5", "hadw_window_l1.5", "dr_grpo", "rloo",
+             "grpo_lead"]
+
+
+def mean_ci(x):
+    """Mean and half-width of the 95% t-interval over seeds (0 for one seed)."""
+    x = np.asarray(x, dtype=float)
+    if len(x) < 2:
+        return float(x.mean()), 0.0
+    t = T975[len(x) - 2] if len(x) - 1 <= len(T975) else 1.96
+    return float(x.mean()), float(t * x.std(ddof=1) / np.sqrt(len(x)))
+
+
+def read(path):
+    with open(path) as f:
+        rows = list(csv.reader(f))
+    return rows[0], np.array(rows[1:], dtype=float)
+
+
+def load(out, arms, seeds):
+    """eval[arm][seed] = array [steps, buckets]; bias rows pooled over every arm and seed."""
+    evals, bias = {}, []
+    for arm in arms:
+        evals[arm] = {}
+        for s in seeds:
+            base = os.path.join(out, "runs", arm, f"seed{s}")
+            if not os.path.exists(base + "_bias.csv"):
+                continue
+            _, e = read(base + "_eval.csv")
+            steps = np.unique(e[:, 0])
+            buckets = int(e[:, 1].max()) + 1
+            evals[arm][s] = (steps, e[:, 2].reshape(len(steps), buckets))
+            bias.append(read(base + "_bias.csv")[1])
+    return evals, np.concatenate(bias) if bias else np.zeros((0, 5))
+
+
+def final_table(evals):
+    """{arm: [(mean, ci) per bucket] + [(mean, ci) of the bucket average]} at the last step."""
+    table = {}
+    for arm, per_seed in evals.items():
+        if not per_seed:
+            continue
+        final = np.array([acc[-1] for _, acc in per_seed.values()])    # [seeds, buckets]
+        table[arm] = [mean_ci(final[:, k]) for k in range(final.shape[1])]
+        table[arm].append(mean_ci(final.mean(1)))
+    return table
+
+
+def paired(evals, a, b):
+    """Mean and 95% interval over seeds of (a - b) in final bucket-averaged accuracy."""
+    common = sorted(set(evals.get(a, {})) & set(evals.get(b, {})))
+    d = [evals[a][s][1][-1].mean() - evals[b][s][1][-1].mean() for s in common]
+    return (*mean_ci(d), len(d)) if d else None
+
+
+def binned_bias(bias, G, bins=10):
+    """Measured E[p_hat | S] - p against Lemma 2's prediction, in bins of the reference p."""
+    live = bias[:, 4] > 0
+    p = bias[live, 2]
+    measured = bias[live, 3] / bias[live, 4] - p
+    predicted = np.array([hadw.theory.bias(float(q), G) if 0 < q < 1 else 0.0 for q in p])
+    edges = np.linspace(0, 1, bins + 1)
+    rows = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        sel = (p >= lo) & (p < hi) if hi < 1 else (p >= lo) & (p <= hi)
+        w = bias[live, 4][sel]
+        if w.sum() == 0:
+            continue
+        # weight each prompt by its number of non-degenerate groups, as the pooled estimate does
+        rows.append(((lo + hi) / 2, np.average(measured[sel], weights=w),
+                     np.average(predicted[sel], weights=w), int(w.sum())))
+    return rows
+
+
+def summary(out, evals, bias, cfg):
+    table = final_table(evals)
+    nb = len(next(iter(table.values()))) - 1
+    lines = ["| arm | " + " | ".join(f"{k + 1} digit{'s' if k else ''}" for k in range(nb))
+             + " | mean |", "|---" * (nb + 2) + "|"]
+    for arm, cells in table.items():
+        lines.append(f"| {arm} | " + " | ".join(f"{m:.3f} ± {c:.3f}" for m, c in cells) + " |")
+    lines += ["", "Paired differences in final mean accuracy (same seeds), mean ± 95% interval:", ""]
+    pairs = [(a, "grpo") for a in table if a != "grpo"]
+    pairs += [(f"hadw_kalman_l{l}", f"lr_match_l{l}") for l in ("1.0", "1.3", "1.5")]
+    for a, b in pairs:
+        r = paired(evals, a, b)
+        if r:
+            lines.append(f"- {a} - {b}: {r[0]:+.4f} ± {r[1]:.4f} (n = {r[2]})")
+    lines += ["", "Advantage bias on held-out prompts (pooled over arms, seeds, checkpoints): "
+              "E[p_hat | S] - p, measured vs Lemma 2:", "",
+              "| p bin | measured | Lemma 2 | groups |", "|---|---|---|---|"]
+    for mid, m, p, n in binned_bias(bias, cfg.G):
+        lines.append(f"| {mid:.2f} | {m:+.4f} | {p:+.4f} | {n} |")
+    text = "\n".join(lines) + "\n"
+    with open(os.path.join(out, "summary.md"), "w") as f:
+        f.write(text)
+    print(text)
+    return table
+
+
+def plots(out, evals, bias, table, cfg):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    arms = [a for a in HIGHLIGHT if evals.get(a)]
+    nb = len(next(iter(table.values()))) - 1
+    fig, axes = plt.subplots(1, nb, figsize=(4 * nb, 3.4), sharex=True)
+    for k, ax in enumerate(np.atleast_1d(axes)):
+        for arm in arms:
+            steps = next(iter(evals[arm].values()))[0]
+            acc = np.array([a[:, k] for _, a in evals[arm].values()])
+            stats = np.array([mean_ci(acc[:, j]) for j in range(len(steps))])
+            ax.plot(steps, stats[:, 0], label=arm)
+            ax.fill_between(steps, stats[:, 0] - stats[:, 1], stats[:, 0] + stats[:, 1], alpha=0.15)
+        ax.set_title(f"{k + 1}-digit prompts (held out)")
+        ax.set_xlabel("RL step")
+    np.atleast_1d(axes)[0].set_ylabel("accuracy (mean, 95% CI over seeds)")
+    np.atleast_1d(axes)[-1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "accuracy_over_steps.png"), dpi=110)
+
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    names = list(table)
+    m = np.array([table[a][-1][0] for a in names])
+    c = np.array([table[a][-1][1] for a in names])
+    ax.errorbar(range(len(names)), m, yerr=c, fmt="o", capsize=3)
+    ax.axhline(table["grpo"][-1][0] if "grpo" in table else np.nan, color="grey", ls=":")
+    ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=8)
+    ax.set_ylabel("final held-out accuracy\n(mean over buckets, 95% CI)")
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "final_accuracy.png"), dpi=110)
+
+    rows = binned_bias(bias, cfg.G)
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    grid = np.linspace(0.01, 0.99, 99)
+    ax.plot(grid, [hadw.theory.bias(float(q), cfg.G) for q in grid], color="k", lw=1,
+            label=f"Lemma 2, G = {cfg.G}")
+    if rows:
+        r = np.array(rows)
+        ax.plot(r[:, 0], r[:, 2], "s", mfc="none", color="k", label="Lemma 2 at each prompt's p")
+        ax.plot(r[:, 0], r[:, 1], "o", color="C3", label="measured (held-out prompts)")
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.set_xlabel("prompt success probability p (reference draws)")
+    ax.set_ylabel("E[p_hat | S] - p")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "bias_measured_vs_lemma2.png"), dpi=110)
+    plt.close("all")
+
+
+def main(out, arms, seeds, cfg):
+    evals, bias = load(out, arms, seeds)
+    table = summary(out, evals, bias, cfg)
+    plots(out, evals, bias, table, cfg)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import ast
+    from arms import all_arms
+    import train
+    out = sys.argv[1] if len(sys.argv) > 1 else "build/learning"
+    with open(os.path.join(out, "config.txt")) as f:
+        cfg = train.Config(**ast.literal_eval(f.read()))
+    main(out, [a.name for a in all_arms()], list(range(100)), cfg)
