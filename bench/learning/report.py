@@ -49,7 +49,7 @@ def load(out, arms, seeds):
             buckets = int(e[:, 1].max()) + 1
             evals[arm][s] = (steps, e[:, 2].reshape(len(steps), buckets))
             bias.append(read(base + "_bias.csv")[1])
-    return evals, np.concatenate(bias) if bias else np.zeros((0, 5))
+    return evals, np.concatenate(bias) if bias else np.zeros((0, 6))
 
 
 def final_table(evals):
@@ -72,21 +72,22 @@ def paired(evals, a, b):
 
 
 def binned_bias(bias, G, bins=10):
-    """Measured E[p_hat | S] - p against Lemma 2's prediction, in bins of the reference p."""
-    live = bias[:, 4] > 0
-    p = bias[live, 2]
-    measured = bias[live, 3] / bias[live, 4] - p
+    """Measured E[p_hat | S] - p against Lemma 2's prediction, in bins of p_bin (an estimate of p
+    independent of p_ref, so that the bins do not select p_ref's noise). Columns of `bias`:
+    step, bucket, p_bin, p_ref, sum of live p_hat, live groups."""
+    live = bias[:, 5] > 0
+    p_bin, p, w = bias[live, 2], bias[live, 3], bias[live, 5]
+    measured = bias[live, 4] / w - p
     predicted = np.array([hadw.theory.bias(float(q), G) if 0 < q < 1 else 0.0 for q in p])
     edges = np.linspace(0, 1, bins + 1)
     rows = []
     for lo, hi in zip(edges[:-1], edges[1:]):
-        sel = (p >= lo) & (p < hi) if hi < 1 else (p >= lo) & (p <= hi)
-        w = bias[live, 4][sel]
-        if w.sum() == 0:
+        sel = (p_bin >= lo) & ((p_bin < hi) if hi < 1 else (p_bin <= hi))
+        if w[sel].sum() == 0:
             continue
-        # weight each prompt by its number of non-degenerate groups, as the pooled estimate does
-        rows.append(((lo + hi) / 2, np.average(measured[sel], weights=w),
-                     np.average(predicted[sel], weights=w), int(w.sum())))
+        # each prompt weighted by its number of non-degenerate groups, as the pooled estimate is
+        rows.append(((lo + hi) / 2, np.average(measured[sel], weights=w[sel]),
+                     np.average(predicted[sel], weights=w[sel]), int(w[sel].sum())))
     return rows
 
 
@@ -138,14 +139,40 @@ def plots(out, evals, bias, table, cfg):
     fig.tight_layout()
     fig.savefig(os.path.join(out, "accuracy_over_steps.png"), dpi=110)
 
-    fig, ax = plt.subplots(figsize=(8, 3.8))
+    # the same curves as paired differences to GRPO (same seed, same prompts): what each arm adds
+    if evals.get("grpo"):
+        fig, axes = plt.subplots(1, nb, figsize=(4 * nb, 3.4), sharex=True)
+        for k, ax in enumerate(np.atleast_1d(axes)):
+            for arm in arms[1:]:
+                common = sorted(set(evals[arm]) & set(evals["grpo"]))
+                if not common:
+                    continue
+                steps = evals[arm][common[0]][0]
+                d = np.array([evals[arm][s][1][:, k] - evals["grpo"][s][1][:, k] for s in common])
+                stats = np.array([mean_ci(d[:, j]) for j in range(len(steps))])
+                ax.plot(steps, stats[:, 0], label=arm)
+                ax.fill_between(steps, stats[:, 0] - stats[:, 1], stats[:, 0] + stats[:, 1],
+                                alpha=0.12)
+            ax.axhline(0, color="grey", lw=0.5)
+            ax.set_title(f"{k + 1}-digit prompts: arm - GRPO")
+            ax.set_xlabel("RL step")
+        np.atleast_1d(axes)[0].set_ylabel("paired accuracy difference\n(mean, 95% CI over seeds)")
+        np.atleast_1d(axes)[-1].legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(os.path.join(out, "accuracy_vs_grpo.png"), dpi=110)
+
     names = list(table)
-    m = np.array([table[a][-1][0] for a in names])
-    c = np.array([table[a][-1][1] for a in names])
-    ax.errorbar(range(len(names)), m, yerr=c, fmt="o", capsize=3)
-    ax.axhline(table["grpo"][-1][0] if "grpo" in table else np.nan, color="grey", ls=":")
-    ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=8)
-    ax.set_ylabel("final held-out accuracy\n(mean over buckets, 95% CI)")
+    fig, axes = plt.subplots(1, nb + 1, figsize=(3.2 * (nb + 1), 4.2), sharey=False)
+    for k, ax in enumerate(axes):
+        m = np.array([table[a][k][0] for a in names])
+        c = np.array([table[a][k][1] for a in names])
+        ax.errorbar(m, range(len(names)), xerr=c, fmt="o", capsize=3, ms=4)
+        if "grpo" in table:
+            ax.axvline(table["grpo"][k][0], color="grey", ls=":")
+        ax.set_yticks(range(len(names)), names if k == 0 else [""] * len(names), fontsize=8)
+        ax.invert_yaxis()
+        ax.set_title(f"{k + 1}-digit" if k < nb else "mean over buckets", fontsize=9)
+        ax.set_xlabel("final accuracy", fontsize=8)
     fig.tight_layout()
     fig.savefig(os.path.join(out, "final_accuracy.png"), dpi=110)
 

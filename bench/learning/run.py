@@ -1,7 +1,7 @@
 """The learning benchmark, by one command: trains every arm for every seed, then writes the CSVs,
 the plots and the summary table.
 
-    python bench/learning/run.py                 # the full benchmark (about 30 min on 2 cores)
+    python bench/learning/run.py                 # the full benchmark: 8 seeds, about 40 min on 2 cores
     python bench/learning/run.py --smoke         # every arm, 1 seed, a few steps (CI, < 1 min)
 
 Runs go to <out>/runs/<arm>/seed<k>*.csv; a run whose CSVs exist is not run again (delete <out>
@@ -24,7 +24,8 @@ from arms import all_arms  # noqa: E402
 from tasks import Addition  # noqa: E402
 import train  # noqa: E402
 
-SMOKE = dict(steps=4, eval_every=2, eval_prompts=4, eval_samples=16, warm_max_steps=30)
+SMOKE = dict(steps=4, eval_every=2, eval_prompts=4, eval_samples=16, bias_ref_samples=8,
+             bias_groups=2, warm_max_steps=30)
 
 
 def warm_job(args):
@@ -49,7 +50,7 @@ def run_job(args):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--out", default="build/learning")
-    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--seeds", type=int, default=8)
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--arms", default="", help="comma-separated arm names (default: all)")
     ap.add_argument("--optimizer", choices=("adam", "sgd"), default="adam",

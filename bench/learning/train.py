@@ -44,6 +44,8 @@ class Config:
     eval_every: int = 50
     eval_prompts: int = 32       # held-out prompts per bucket
     eval_samples: int = 32       # samples per held-out prompt
+    bias_ref_samples: int = 64   # draws per estimate of a held-out prompt's p (first, last step)
+    bias_groups: int = 4         # fresh groups of G per prompt for the measured E[p_hat | S]
 
 
 def seeded(seed: int, purpose: int):
@@ -58,24 +60,36 @@ def heldout(task: Addition, cfg: Config):
 
 
 @torch.no_grad()
+def draw(policy: Policy, task: Addition, prompt_set, samples: int, gen: torch.Generator):
+    """[prompts, samples] rewards of `samples` independent answers to each prompt."""
+    a, b, _ = prompt_set
+    P = task.prompts(a, b).repeat_interleave(samples, 0)
+    answers = task.answers(a, b).repeat_interleave(samples, 0)
+    return task.rewards(answers, policy.sample(P, task.answer_len, gen)).view(len(a), -1).numpy()
+
+
 def evaluate(policy: Policy, task: Addition, sets, cfg: Config, gen: torch.Generator):
-    """Per bucket: the held-out accuracy (mean over prompts of each prompt's success rate over
-    eval_samples draws) and, per prompt, the advantage-bias measurement: p_ref from the first half
-    of the draws, then the second half as groups of G, each non-degenerate group's mean p_hat."""
-    K, G = cfg.eval_samples, cfg.G
-    acc, bias_rows = [], []
-    for bucket, (a, b, _) in enumerate(sets):
-        P = task.prompts(a, b).repeat_interleave(K, 0)
-        r = task.rewards(task.answers(a, b).repeat_interleave(K, 0),
-                         policy.sample(P, task.answer_len, gen)).view(len(a), K).numpy()
-        acc.append(float(r.mean()))
-        half = K // 2
-        p_ref = r[:, :half].mean(1)
-        groups = r[:, half:half + (half // G) * G].reshape(len(a), -1, G).mean(2)
+    """Held-out accuracy per bucket: the mean over prompts of each prompt's success rate over
+    eval_samples draws."""
+    return [float(draw(policy, task, s, cfg.eval_samples, gen).mean()) for s in sets]
+
+
+def measure_bias(policy: Policy, task: Addition, sets, cfg: Config, gen: torch.Generator):
+    """Lemma 2 on the policy. Per held-out prompt, two independent estimates of its success
+    probability from bias_ref_samples draws each, p_bin (to bin prompts by) and p_ref (the 'true'
+    p: binning on the estimate that is compared would select its noise), then bias_groups fresh
+    groups of G and each non-degenerate group's p_hat.
+    Rows (bucket, p_bin, p_ref, sum of live p_hat, live groups)."""
+    rows = []
+    for bucket, s in enumerate(sets):
+        p_bin = draw(policy, task, s, cfg.bias_ref_samples, gen).mean(1)
+        p_ref = draw(policy, task, s, cfg.bias_ref_samples, gen).mean(1)
+        groups = draw(policy, task, s, cfg.bias_groups * cfg.G, gen).reshape(
+            len(p_ref), cfg.bias_groups, cfg.G).mean(2)
         live = (groups > 0) & (groups < 1)
-        for i in range(len(a)):
-            bias_rows.append((bucket, p_ref[i], groups[i][live[i]].sum(), int(live[i].sum())))
-    return acc, bias_rows
+        rows += [(bucket, p_bin[i], p_ref[i], groups[i][live[i]].sum(), int(live[i].sum()))
+                 for i in range(len(p_ref))]
+    return rows
 
 
 def warm_start(task: Addition, cfg: Config, seed: int) -> dict:
@@ -126,9 +140,10 @@ def run(arm: Arm, seed: int, cfg: Config, warm: dict, out_dir: str) -> None:
     train_rows, eval_rows, bias_rows = [], [], []
 
     def checkpoint(step):
-        acc, rows = evaluate(policy, task, sets, cfg, eval_gen)
-        eval_rows.extend((step, k, v) for k, v in enumerate(acc))
-        bias_rows.extend((step,) + r for r in rows)
+        eval_rows.extend((step, k, v) for k, v in enumerate(evaluate(policy, task, sets, cfg,
+                                                                     eval_gen)))
+        if step in (0, cfg.steps):
+            bias_rows.extend((step,) + r for r in measure_bias(policy, task, sets, cfg, eval_gen))
 
     for step in range(cfg.steps):
         if step % cfg.eval_every == 0:
@@ -171,7 +186,7 @@ def run(arm: Arm, seed: int, cfg: Config, warm: dict, out_dir: str) -> None:
            "anchor", "weight_mean"], train_rows)
     write(os.path.join(path, f"seed{seed}_eval.csv"), ["step", "bucket", "accuracy"], eval_rows)
     write(os.path.join(path, f"seed{seed}_bias.csv"),
-          ["step", "bucket", "p_ref", "p_hat_sum", "live_groups"], bias_rows)
+          ["step", "bucket", "p_bin", "p_ref", "p_hat_sum", "live_groups"], bias_rows)
 
 
 def write(path, header, rows):

@@ -120,7 +120,7 @@ def test_measured_bias_matches_lemma2_on_bernoulli_draws():
         for _ in range(400):
             groups = (rng.random((50, G)) < p).mean(1)
             live = (groups > 0) & (groups < 1)
-            rows.append((0, 0, p, groups[live].sum(), live.sum()))
+            rows.append((0, 0, p, p, groups[live].sum(), live.sum()))
     for mid, measured, predicted, n in report.binned_bias(np.array(rows), G):
         p = mid
         closed = (p - p**G) / (1 - (1 - p)**G - p**G) - p
