@@ -124,42 +124,41 @@ def plots(out, evals, bias, table, cfg):
 
     arms = [a for a in HIGHLIGHT if evals.get(a)]
     nb = len(next(iter(table.values()))) - 1
-    fig, axes = plt.subplots(1, nb, figsize=(4 * nb, 3.4), sharex=True)
-    for k, ax in enumerate(np.atleast_1d(axes)):
-        for arm in arms:
-            steps = next(iter(evals[arm].values()))[0]
-            acc = np.array([a[:, k] for _, a in evals[arm].values()])
-            stats = np.array([mean_ci(acc[:, j]) for j in range(len(steps))])
-            ax.plot(steps, stats[:, 0], label=arm)
-            ax.fill_between(steps, stats[:, 0] - stats[:, 1], stats[:, 0] + stats[:, 1], alpha=0.15)
-        ax.set_title(f"{k + 1}-digit prompts (held out)")
-        ax.set_xlabel("RL step")
-    np.atleast_1d(axes)[0].set_ylabel("accuracy (mean, 95% CI over seeds)")
-    np.atleast_1d(axes)[-1].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(os.path.join(out, "accuracy_over_steps.png"), dpi=110)
 
-    # the same curves as paired differences to GRPO (same seed, same prompts): what each arm adds
-    if evals.get("grpo"):
+    def bands(name, curves, title, ylabel, alpha, zero_line=False):
+        """One panel per bucket: for each arm, the mean over seeds of curves[arm] ([seeds, steps,
+        buckets]) with its 95% band."""
         fig, axes = plt.subplots(1, nb, figsize=(4 * nb, 3.4), sharex=True)
         for k, ax in enumerate(np.atleast_1d(axes)):
-            for arm in arms[1:]:
-                common = sorted(set(evals[arm]) & set(evals["grpo"]))
-                if not common:
-                    continue
-                steps = evals[arm][common[0]][0]
-                d = np.array([evals[arm][s][1][:, k] - evals["grpo"][s][1][:, k] for s in common])
-                stats = np.array([mean_ci(d[:, j]) for j in range(len(steps))])
+            for arm, (steps, per_seed) in curves.items():
+                stats = np.array([mean_ci(per_seed[:, j, k]) for j in range(len(steps))])
                 ax.plot(steps, stats[:, 0], label=arm)
                 ax.fill_between(steps, stats[:, 0] - stats[:, 1], stats[:, 0] + stats[:, 1],
-                                alpha=0.12)
-            ax.axhline(0, color="grey", lw=0.5)
-            ax.set_title(f"{k + 1}-digit prompts: arm - GRPO")
+                                alpha=alpha)
+            if zero_line:
+                ax.axhline(0, color="grey", lw=0.5)
+            ax.set_title(title.format(k + 1))
             ax.set_xlabel("RL step")
-        np.atleast_1d(axes)[0].set_ylabel("paired accuracy difference\n(mean, 95% CI over seeds)")
+        np.atleast_1d(axes)[0].set_ylabel(ylabel)
         np.atleast_1d(axes)[-1].legend(fontsize=7)
         fig.tight_layout()
-        fig.savefig(os.path.join(out, "accuracy_vs_grpo.png"), dpi=110)
+        fig.savefig(os.path.join(out, name), dpi=110)
+
+    bands("accuracy_over_steps.png",
+          {arm: (next(iter(evals[arm].values()))[0],
+                 np.array([acc for _, acc in evals[arm].values()])) for arm in arms},
+          "{}-digit prompts (held out)", "accuracy (mean, 95% CI over seeds)", 0.15)
+    # the same curves as paired differences to GRPO (same seed, same prompts): what each arm adds
+    if evals.get("grpo"):
+        paired_curves = {}
+        for arm in arms[1:]:
+            common = sorted(set(evals[arm]) & set(evals["grpo"]))
+            if common:
+                paired_curves[arm] = (evals[arm][common[0]][0],
+                                      np.array([evals[arm][s][1] - evals["grpo"][s][1]
+                                                for s in common]))
+        bands("accuracy_vs_grpo.png", paired_curves, "{}-digit prompts: arm - GRPO",
+              "paired accuracy difference\n(mean, 95% CI over seeds)", 0.12, zero_line=True)
 
     names = list(table)
     fig, axes = plt.subplots(1, nb + 1, figsize=(3.2 * (nb + 1), 4.2), sharey=False)
