@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import os
 import sys
-from collections import defaultdict
 
 import numpy as np
 
@@ -91,7 +90,7 @@ def binned_bias(bias, G, bins=10):
     return rows
 
 
-def summary(out, evals, bias, cfg):
+def summary(out, evals, bias_rows):
     table = final_table(evals)
     nb = len(next(iter(table.values()))) - 1
     lines = ["| arm | " + " | ".join(f"{k + 1} digit{'s' if k else ''}" for k in range(nb))
@@ -100,7 +99,8 @@ def summary(out, evals, bias, cfg):
         lines.append(f"| {arm} | " + " | ".join(f"{m:.3f} ± {c:.3f}" for m, c in cells) + " |")
     lines += ["", "Paired differences in final mean accuracy (same seeds), mean ± 95% interval:", ""]
     pairs = [(a, "grpo") for a in table if a != "grpo"]
-    pairs += [(f"hadw_kalman_l{l}", f"lr_match_l{l}") for l in ("1.0", "1.3", "1.5")]
+    pairs += [("hadw_kalman_l" + a[len("lr_match_l"):], a) for a in table
+              if a.startswith("lr_match_l")]
     for a, b in pairs:
         r = paired(evals, a, b)
         if r:
@@ -108,7 +108,7 @@ def summary(out, evals, bias, cfg):
     lines += ["", "Advantage bias on held-out prompts (pooled over arms, seeds, checkpoints): "
               "E[p_hat | S] - p, measured vs Lemma 2:", "",
               "| p bin | measured | Lemma 2 | groups |", "|---|---|---|---|"]
-    for mid, m, p, n in binned_bias(bias, cfg.G):
+    for mid, m, p, n in bias_rows:
         lines.append(f"| {mid:.2f} | {m:+.4f} | {p:+.4f} | {n} |")
     text = "\n".join(lines) + "\n"
     with open(os.path.join(out, "summary.md"), "w") as f:
@@ -117,7 +117,7 @@ def summary(out, evals, bias, cfg):
     return table
 
 
-def plots(out, evals, bias, table, cfg):
+def plots(out, evals, bias_rows, table, cfg):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -175,13 +175,12 @@ def plots(out, evals, bias, table, cfg):
     fig.tight_layout()
     fig.savefig(os.path.join(out, "final_accuracy.png"), dpi=110)
 
-    rows = binned_bias(bias, cfg.G)
     fig, ax = plt.subplots(figsize=(5, 3.6))
     grid = np.linspace(0.01, 0.99, 99)
     ax.plot(grid, [hadw.theory.bias(float(q), cfg.G) for q in grid], color="k", lw=1,
             label=f"Lemma 2, G = {cfg.G}")
-    if rows:
-        r = np.array(rows)
+    if bias_rows:
+        r = np.array(bias_rows)
         ax.plot(r[:, 0], r[:, 2], "s", mfc="none", color="k", label="Lemma 2 at each prompt's p")
         ax.plot(r[:, 0], r[:, 1], "o", color="C3", label="measured (held-out prompts)")
     ax.axhline(0, color="grey", lw=0.5)
@@ -195,8 +194,9 @@ def plots(out, evals, bias, table, cfg):
 
 def main(out, arms, seeds, cfg):
     evals, bias = load(out, arms, seeds)
-    table = summary(out, evals, bias, cfg)
-    plots(out, evals, bias, table, cfg)
+    bias_rows = binned_bias(bias, cfg.G)
+    table = summary(out, evals, bias_rows)
+    plots(out, evals, bias_rows, table, cfg)
 
 
 if __name__ == "__main__":

@@ -73,8 +73,15 @@ def main(argv=None):
         arms = [a for a in arms if a.name in wanted]
     os.makedirs(args.out, exist_ok=True)
     runs = os.path.join(args.out, "runs")
-    with open(os.path.join(args.out, "config.txt"), "w") as f:
-        f.write(repr(dataclasses.asdict(cfg)) + "\n")
+    # Finished runs are skipped: never mix runs of two configurations in one --out.
+    config_txt, config = os.path.join(args.out, "config.txt"), repr(dataclasses.asdict(cfg)) + "\n"
+    if os.path.exists(config_txt):
+        with open(config_txt) as f:
+            if f.read() != config:
+                ap.error(f"--out {args.out} holds runs of another configuration (its config.txt); "
+                         "give a new --out or delete it")
+    with open(config_txt, "w") as f:
+        f.write(config)
 
     start = time.time()
     ctx = mp.get_context("spawn")   # fresh interpreters: no torch state shared across runs

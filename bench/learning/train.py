@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import csv
 import os
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-import hadw
 from arms import Arm
 from policy import Policy
 from tasks import VOCAB, Addition
@@ -101,12 +100,7 @@ def warm_start(task: Addition, cfg: Config, seed: int) -> dict:
     dev = [task.sample(dev_rng, 32, bucket=k) for k in range(task.buckets)]
     for step in range(cfg.warm_max_steps):
         if step % 25 == 0 and step > 0:
-            with torch.no_grad():
-                hits = [task.rewards(task.answers(a, b).repeat_interleave(8, 0),
-                                     policy.sample(task.prompts(a, b).repeat_interleave(8, 0),
-                                                   task.answer_len, gen)).mean().item()
-                        for a, b, _ in dev]
-            if np.mean(hits) >= cfg.warm_target:
+            if np.mean([draw(policy, task, s, 8, gen).mean() for s in dev]) >= cfg.warm_target:
                 break
         a, b, _ = task.sample(rng, cfg.warm_batch)
         loss = -policy.answer_logprobs(task.prompts(a, b), task.answers(a, b)).mean()
